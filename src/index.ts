@@ -1,0 +1,8 @@
+export { SpoolError, ERROR_CODES, isSpoolError } from './errors.js'
+export type { SpoolErrorCode } from './errors.js'
+export { PartitionLog } from './storage/partition-log.js'
+export type { PartitionLogOptions, AppendResult, ReadOptions, ReadResult } from './storage/partition-log.js'
+export type { FlushPolicy } from './storage/flush-policy.js'
+export type { StorageIO } from './storage/io.js'
+export type { Logger } from './storage/logger.js'
+export type { RecordHeader, RecordInput, StoredRecord } from './record/types.js'

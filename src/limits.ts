@@ -1,0 +1,46 @@
+/**
+ * Every limit and default of the engine, in one place. Units are the last word of each
+ * name. The relations between them are checked at the bottom of this file.
+ */
+
+/** Kafka's default; small enough that a sparse index lookup scans at most a few KiB. */
+export const DEFAULT_INDEX_INTERVAL_BYTES = 4096
+
+/** Kafka's default segment size. Positions are stored as int32, so a segment stays below 2 GiB. */
+export const DEFAULT_SEGMENT_BYTES = 1024 * 1024 * 1024
+export const MAX_SEGMENT_BYTES = 2 ** 31 - 1
+/** Kafka's default: roll a segment a week after its first record even if it is not full. */
+export const DEFAULT_SEGMENT_MS = 7 * 24 * 60 * 60 * 1000
+
+/**
+ * The largest encoded batch accepted. One batch is one write and lives in memory whole
+ * while it is written and read, so it is bounded.
+ */
+export const DEFAULT_MAX_BATCH_BYTES = 16 * 1024 * 1024
+/** A batch header carries an int32 record count and int32 offset deltas. */
+export const MAX_RECORDS_PER_BATCH = 2 ** 31 - 1
+
+/** Reads return at least one whole batch, then stop near this many bytes. */
+export const DEFAULT_READ_MAX_BYTES = 1024 * 1024
+
+/**
+ * How far the recovery point may trail the written end. Recovery after a crash scans at
+ * most about this much log, whatever the log's size (contract 4).
+ */
+export const RECOVERY_CHECKPOINT_BYTES = 64 * 1024 * 1024
+export const RECOVERY_CHECKPOINT_MS = 5_000
+
+/** Size of the chunks read while scanning a log during recovery or an index rebuild. */
+export const SCAN_CHUNK_BYTES = 1024 * 1024
+
+/** Relative offsets in the index are uint32; a segment never spans more offsets than this. */
+export const MAX_SEGMENT_OFFSET_SPAN = 2 ** 31 - 1
+
+function check(condition: boolean, relation: string): void {
+  if (!condition) throw new Error(`spool limits are inconsistent: ${relation}`)
+}
+
+check(DEFAULT_SEGMENT_BYTES <= MAX_SEGMENT_BYTES, 'default segment size fits int32 positions')
+check(DEFAULT_MAX_BATCH_BYTES <= DEFAULT_SEGMENT_BYTES, 'a batch fits in a default segment')
+check(DEFAULT_INDEX_INTERVAL_BYTES < DEFAULT_SEGMENT_BYTES, 'a segment holds several index entries')
+check(SCAN_CHUNK_BYTES >= 61, 'a scan chunk holds at least a batch header')

@@ -1,0 +1,94 @@
+import path from 'node:path'
+import { ioError } from '../errors.js'
+import type { StorageIO } from './io.js'
+import { tempPathOf } from './paths.js'
+
+/** Makes a directory's entries (created, renamed, deleted files) survive power loss. */
+export async function fsyncDirectory(io: StorageIO, dir: string): Promise<void> {
+  let fd: number
+  try {
+    fd = await io.open(dir, 'r')
+  } catch (error) {
+    throw ioError('opening directory', dir, error)
+  }
+  try {
+    await io.fsync(fd)
+  } catch (error) {
+    throw ioError('fsync of directory', dir, error)
+  } finally {
+    await io.close(fd).catch(() => undefined)
+  }
+}
+
+/** Writes all of `buffers` at `position`, looping over short writes. */
+export async function writeFully(io: StorageIO, fd: number, buffers: Buffer[], position: number): Promise<void> {
+  let remaining = buffers
+  let at = position
+  for (;;) {
+    const total = remaining.reduce((sum, b) => sum + b.length, 0)
+    if (total === 0) return
+    const written = await io.writev(fd, remaining, at)
+    if (written <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' })
+    if (written === total) return
+    at += written
+    remaining = dropBytes(remaining, written)
+  }
+}
+
+function dropBytes(buffers: Buffer[], count: number): Buffer[] {
+  const rest: Buffer[] = []
+  let skip = count
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) {
+      skip -= buffer.length
+      continue
+    }
+    rest.push(skip > 0 ? buffer.subarray(skip) : buffer)
+    skip = 0
+  }
+  return rest
+}
+
+/**
+ * Replaces `file` with `contents` so that a crash leaves either the old or the new file,
+ * never a mix: write aside, fsync, rename over, fsync the directory.
+ */
+export async function writeFileAtomic(io: StorageIO, file: string, contents: Buffer): Promise<void> {
+  const temp = tempPathOf(file)
+  let fd: number
+  try {
+    fd = await io.open(temp, 'w')
+  } catch (error) {
+    throw ioError('creating', temp, error)
+  }
+  try {
+    await writeFully(io, fd, [contents], 0)
+    await io.fsync(fd)
+  } catch (error) {
+    await io.close(fd).catch(() => undefined)
+    throw ioError('writing', temp, error)
+  }
+  await io.close(fd).catch(() => undefined)
+  try {
+    await io.rename(temp, file)
+  } catch (error) {
+    throw ioError('renaming into place', file, error)
+  }
+  await fsyncDirectory(io, path.dirname(file))
+}
+
+/** Reads and parses a small JSON file; null when absent or unreadable as JSON. */
+export async function readJsonFile(io: StorageIO, file: string): Promise<unknown> {
+  let contents: Buffer | null
+  try {
+    contents = await io.readFileIfExists(file)
+  } catch (error) {
+    throw ioError('reading', file, error)
+  }
+  if (contents === null) return null
+  try {
+    return JSON.parse(contents.toString('utf8')) as unknown
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,604 @@
+import path from 'node:path'
+import { SpoolError, invalidArgument, ioError } from '../errors.js'
+import {
+  DEFAULT_INDEX_INTERVAL_BYTES,
+  DEFAULT_MAX_BATCH_BYTES,
+  DEFAULT_READ_MAX_BYTES,
+  DEFAULT_SEGMENT_BYTES,
+  DEFAULT_SEGMENT_MS,
+  MAX_SEGMENT_BYTES,
+  MAX_SEGMENT_OFFSET_SPAN,
+  RECOVERY_CHECKPOINT_BYTES,
+  RECOVERY_CHECKPOINT_MS,
+  SCAN_CHUNK_BYTES,
+} from '../limits.js'
+import { decodeRecords, lastOffsetOf, MalformedBatchError, forEachRecordTime } from '../record/batch-decoder.js'
+import { type EncodedBatch, encodeBatch, setBatchBaseOffset } from '../record/batch-encoder.js'
+import type { RecordInput, StoredRecord } from '../record/types.js'
+import { fsyncDirectory, writeFileAtomic, writeFully } from './atomic-file.js'
+import { type DirLock, acquireDirLock } from './dir-lock.js'
+import { type FlushPolicy, checkFlushPolicy } from './flush-policy.js'
+import { type StorageIO, nodeIO } from './io.js'
+import { type LogPosition, encodeLogPosition } from './log-files.js'
+import { type Logger, stderrLogger } from './logger.js'
+import { CLEAN_SHUTDOWN_FILE, RECOVERY_CHECKPOINT_FILE } from './paths.js'
+import { openLogDirectory } from './recovery.js'
+import { Segment, type SegmentContext } from './segment.js'
+import { type BatchVisit, StaleIndexError, corruptBatchError, readSegmentBatches } from './segment-reader.js'
+
+export interface PartitionLogOptions {
+  /** Default 'always': an acknowledged append survives a crash. */
+  flush?: FlushPolicy
+  segmentBytes?: number
+  segmentMs?: number
+  indexIntervalBytes?: number
+  maxBatchBytes?: number
+  /** Inspect only: no lock, no repair, no writes. */
+  readOnly?: boolean
+  /** Take the directory lock (default: yes, unless read-only). A spool that locks its data directory passes false. */
+  lock?: boolean
+  /** Offset of the first record of a new, empty log. */
+  initialOffset?: number
+  recoveryCheckpointBytes?: number
+  recoveryCheckpointMs?: number
+  io?: StorageIO
+  logger?: Logger
+  /** Milliseconds since the epoch; injected so tests control segment rolls. */
+  clock?: () => number
+}
+
+export interface AppendResult {
+  baseOffset: number
+  lastOffset: number
+}
+
+export interface ReadOptions {
+  maxBytes?: number
+}
+
+export interface ReadResult {
+  records: StoredRecord[]
+  /** Where the next read continues (past any compaction gap). */
+  nextOffset: number
+}
+
+interface PendingAppend {
+  batch: EncodedBatch
+  resolve: (result: AppendResult) => void
+  reject: (error: unknown) => void
+}
+
+interface ResolvedOptions {
+  flush: FlushPolicy
+  segmentBytes: number
+  segmentMs: number
+  maxBatchBytes: number
+  recoveryCheckpointBytes: number
+  recoveryCheckpointMs: number
+  clock: () => number
+}
+
+function positiveInteger(field: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > max) {
+    throw invalidArgument(field, `must be a positive integer no larger than ${max}`)
+  }
+  return value
+}
+
+export function checkOffset(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw invalidArgument(field, 'must be a non-negative integer')
+  }
+  return value
+}
+
+/**
+ * One partition: an append-only sequence of segments in a directory. Appends are
+ * serialized through one writer loop that takes every append queued since its last turn
+ * and writes them with one writev, then (flush 'always') one fdatasync: group commit.
+ * Readers see only what is durable under the flush policy (contract 3).
+ */
+export class PartitionLog {
+  private readonly segments: Segment[]
+  private active: Segment
+  private nextOffset: number
+  private highWatermark: number
+  private queue: PendingAppend[] = []
+  private writing: Promise<void> | null = null
+  private failure: SpoolError | null = null
+  private closed = false
+  private bytesSinceCheckpoint = 0
+  private checkpointing: Promise<void> | null = null
+  private checkpointAgain = false
+  private readonly sealedSinceCheckpoint: Segment[] = []
+  private flushedBytes = 0
+  private readonly timers: NodeJS.Timeout[] = []
+  private readonly appendListeners = new Set<(endOffset: number) => void>()
+
+  private constructor(
+    readonly dir: string,
+    private readonly ctx: SegmentContext,
+    private readonly options: ResolvedOptions,
+    segments: Segment[],
+    end: LogPosition,
+    private readonly lock: DirLock | null,
+  ) {
+    this.segments = segments
+    this.active = segments[segments.length - 1]!
+    this.nextOffset = end.nextOffset
+    this.highWatermark = end.nextOffset
+    this.flushedBytes = this.active.sizeBytes
+  }
+
+  static async open(dir: string, options: PartitionLogOptions = {}): Promise<PartitionLog> {
+    const readOnly = options.readOnly ?? false
+    const resolved: ResolvedOptions = {
+      flush: checkFlushPolicy(options.flush ?? 'always'),
+      segmentBytes: positiveInteger('segmentBytes', options.segmentBytes, DEFAULT_SEGMENT_BYTES, MAX_SEGMENT_BYTES),
+      segmentMs: positiveInteger('segmentMs', options.segmentMs, DEFAULT_SEGMENT_MS),
+      maxBatchBytes: positiveInteger('maxBatchBytes', options.maxBatchBytes, DEFAULT_MAX_BATCH_BYTES, MAX_SEGMENT_BYTES),
+      recoveryCheckpointBytes: positiveInteger('recoveryCheckpointBytes', options.recoveryCheckpointBytes, RECOVERY_CHECKPOINT_BYTES),
+      recoveryCheckpointMs: positiveInteger('recoveryCheckpointMs', options.recoveryCheckpointMs, RECOVERY_CHECKPOINT_MS),
+      clock: options.clock ?? Date.now,
+    }
+    const ctx: SegmentContext = {
+      io: options.io ?? nodeIO,
+      dir,
+      readOnly,
+      maxBatchBytes: resolved.maxBatchBytes,
+      indexIntervalBytes: positiveInteger('indexIntervalBytes', options.indexIntervalBytes, DEFAULT_INDEX_INTERVAL_BYTES),
+      logger: options.logger ?? stderrLogger,
+    }
+    if (!readOnly) {
+      try {
+        await ctx.io.mkdirp(dir)
+      } catch (error) {
+        throw ioError('creating directory', dir, error)
+      }
+    }
+    const lock = !readOnly && (options.lock ?? true) ? await acquireDirLock(dir) : null
+    try {
+      const initialOffset = options.initialOffset === undefined ? 0 : checkOffset('initialOffset', options.initialOffset)
+      const opened = await openLogDirectory(ctx, initialOffset)
+      if (opened.segments.length === 0) {
+        // A read-only open of a directory with no segments: an empty log.
+        return new PartitionLog(dir, ctx, resolved, [new Segment(ctx, initialOffset)], opened.end, lock)
+      }
+      const log = new PartitionLog(dir, ctx, resolved, opened.segments, opened.end, lock)
+      if (!readOnly) await log.startWriting(opened.recovered)
+      return log
+    } catch (error) {
+      await lock?.release()
+      throw error
+    }
+  }
+
+  /** After open: record where the log is, forget the clean-shutdown marker, start the timers. */
+  private async startWriting(recovered: boolean): Promise<void> {
+    if (recovered) {
+      // What recovery scanned may sit only in the page cache: make it durable before the
+      // recovery point vouches for it.
+      await this.syncOrFail(this.active)
+      await this.active.persistIndexes()
+    }
+    await this.writeRecoveryPoint(this.endPosition())
+    await this.ctx.io.unlink(path.join(this.dir, CLEAN_SHUTDOWN_FILE)).catch(() => undefined)
+    await fsyncDirectory(this.ctx.io, this.dir)
+    const flush = this.options.flush
+    if (typeof flush === 'object') this.every(flush.intervalMs, () => this.flushActive())
+    this.every(this.options.recoveryCheckpointMs, () => {
+      if (this.bytesSinceCheckpoint > 0) this.checkpointInBackground()
+    })
+  }
+
+  private every(ms: number, task: () => Promise<void> | void): void {
+    const timer = setInterval(() => void task(), ms)
+    timer.unref()
+    this.timers.push(timer)
+  }
+
+  /** The first offset still in the log. */
+  get startOffset(): number {
+    return this.segments[0]!.baseOffset
+  }
+
+  /** The offset after the last record readers can see (the high watermark). */
+  get endOffset(): number {
+    return this.highWatermark
+  }
+
+  get segmentCount(): number {
+    return this.segments.length
+  }
+
+  /** The segments, oldest first (for inspection; do not modify). */
+  get segmentList(): readonly Segment[] {
+    return this.segments
+  }
+
+  /** Calls `listener` with the new end offset each time appended records become visible. */
+  onAppend(listener: (endOffset: number) => void): () => void {
+    this.appendListeners.add(listener)
+    return () => this.appendListeners.delete(listener)
+  }
+
+  append(records: readonly RecordInput[]): Promise<AppendResult> {
+    try {
+      this.checkWritable()
+      if (!Array.isArray(records)) throw invalidArgument('records', 'must be an array of records')
+      const batch = encodeBatch(records, this.options.clock(), this.options.maxBatchBytes)
+      return new Promise<AppendResult>((resolve, reject) => {
+        this.queue.push({ batch, resolve, reject })
+        this.writing ??= this.runWriter()
+      })
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  private checkWritable(): void {
+    if (this.closed) throw new SpoolError('CLOSED', `the log in ${this.dir} is closed; open it again to write`)
+    if (this.ctx.readOnly) throw invalidArgument('append', `is not allowed: ${this.dir} was opened read-only`)
+    if (this.failure !== null) throw this.failure
+  }
+
+  private async runWriter(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const requests = this.queue
+        this.queue = []
+        let i = 0
+        while (i < requests.length) {
+          if (this.failure !== null) {
+            for (const request of requests.slice(i)) request.reject(this.failure)
+            break
+          }
+          if (this.shouldRoll(this.active.sizeBytes, requests[i]!.batch)) {
+            try {
+              await this.roll()
+            } catch (error) {
+              for (const request of requests.slice(i)) request.reject(error)
+              break
+            }
+          }
+          let j = i + 1
+          let size = this.active.sizeBytes + requests[i]!.batch.bytes.length
+          while (j < requests.length && !this.shouldRoll(size, requests[j]!.batch)) {
+            size += requests[j]!.batch.bytes.length
+            j++
+          }
+          await this.writeGroup(requests.slice(i, j))
+          i = j
+        }
+      }
+    } finally {
+      this.writing = null
+    }
+  }
+
+  private shouldRoll(segmentSize: number, batch: EncodedBatch): boolean {
+    if (segmentSize === 0) return false
+    const active = this.active
+    return (
+      segmentSize + batch.bytes.length > this.options.segmentBytes ||
+      this.options.clock() - active.firstTimestamp >= this.options.segmentMs ||
+      this.nextOffset + batch.recordCount - active.baseOffset > MAX_SEGMENT_OFFSET_SPAN
+    )
+  }
+
+  /** Writes appends that all fit in the active segment: one writev, one fdatasync at most. */
+  private async writeGroup(requests: PendingAppend[]): Promise<void> {
+    const segment = this.active
+    const startPosition = segment.sizeBytes
+    const buffers: Buffer[] = []
+    const results: AppendResult[] = []
+    let offset = this.nextOffset
+    for (const { batch } of requests) {
+      setBatchBaseOffset(batch.bytes, offset)
+      results.push({ baseOffset: offset, lastOffset: offset + batch.recordCount - 1 })
+      buffers.push(batch.bytes)
+      offset += batch.recordCount
+    }
+    try {
+      await writeFully(this.ctx.io, segment.fd, buffers, startPosition)
+    } catch (error) {
+      await this.undoWrite(segment, startPosition, error)
+      const spoolError = ioError('appending to', segment.paths.log, error)
+      for (const request of requests) request.reject(spoolError)
+      return
+    }
+    if (segment.firstTimestamp < 0) segment.firstTimestamp = this.options.clock()
+    let position = startPosition
+    for (let k = 0; k < requests.length; k++) {
+      const { batch } = requests[k]!
+      const result = results[k]!
+      segment.indexBatch(position, {
+        baseOffset: result.baseOffset,
+        lastOffset: result.lastOffset,
+        maxTimestamp: batch.maxTimestamp,
+        sizeBytes: batch.bytes.length,
+      })
+      position += batch.bytes.length
+    }
+    segment.sizeBytes = position
+    this.nextOffset = offset
+    if (this.options.flush === 'always') {
+      try {
+        await this.ctx.io.fdatasync(segment.fd)
+        this.flushedBytes = position
+      } catch (error) {
+        this.fail(segment, error)
+        for (const request of requests) request.reject(this.failure)
+        return
+      }
+    }
+    segment.visibleBytes = position
+    this.highWatermark = offset
+    this.bytesSinceCheckpoint += position - startPosition
+    for (let k = 0; k < requests.length; k++) requests[k]!.resolve(results[k]!)
+    for (const listener of this.appendListeners) listener(offset)
+    if (this.bytesSinceCheckpoint >= this.options.recoveryCheckpointBytes) this.checkpointInBackground()
+  }
+
+  /** A failed write must leave no part of its batches: cut the file back to where it was. */
+  private async undoWrite(segment: Segment, position: number, cause: unknown): Promise<void> {
+    try {
+      await this.ctx.io.ftruncate(segment.fd, position)
+    } catch {
+      this.fail(segment, cause)
+    }
+  }
+
+  /**
+   * After a failed fsync the page cache can no longer be trusted to match the disk (the
+   * lesson of PostgreSQL's fsyncgate): stop appending until the log is reopened from disk.
+   */
+  private fail(segment: Segment, cause: unknown): void {
+    this.failure ??= new SpoolError(
+      'PARTITION_FAILED',
+      `${this.dir} stopped accepting appends after an I/O failure on ${segment.paths.log}; close and reopen it to recover from disk`,
+      { cause, details: { dir: this.dir, file: segment.paths.log } },
+    )
+  }
+
+  private async roll(): Promise<void> {
+    const old = this.active
+    if (this.options.flush !== 'always' && this.flushedBytes < old.sizeBytes) {
+      // Seal only what is on disk, so the next recovery point may name the new segment.
+      await this.syncOrFail(old)
+    }
+    old.seal()
+    const segment = await Segment.create(this.ctx, this.nextOffset)
+    if (this.options.flush === 'always') await fsyncDirectory(this.ctx.io, this.dir)
+    this.segments.push(segment)
+    this.active = segment
+    this.flushedBytes = 0
+    this.sealedSinceCheckpoint.push(old)
+    this.checkpointInBackground()
+  }
+
+  private async syncOrFail(segment: Segment): Promise<void> {
+    try {
+      await this.ctx.io.fdatasync(segment.fd)
+    } catch (error) {
+      this.fail(segment, error)
+      throw this.failure
+    }
+  }
+
+  /** The timer of flush { intervalMs }: fsync what was written since the last one. */
+  private async flushActive(): Promise<void> {
+    const segment = this.active
+    const written = segment.sizeBytes
+    if (this.closed || this.failure !== null || written <= this.flushedBytes) return
+    await this.syncOrFail(segment).catch(() => undefined)
+    if (segment === this.active && this.failure === null) this.flushedBytes = Math.max(this.flushedBytes, written)
+  }
+
+  /** Forces everything written so far to disk, whatever the flush policy. */
+  async flush(): Promise<void> {
+    this.checkWritable()
+    await this.writing
+    await this.syncOrFail(this.active)
+    this.flushedBytes = this.active.sizeBytes
+  }
+
+  private endPosition(): LogPosition {
+    const active = this.active
+    return { segmentBase: active.baseOffset, position: active.sizeBytes, nextOffset: this.nextOffset, maxTimestamp: active.maxTimestamp }
+  }
+
+  private checkpointInBackground(): void {
+    this.checkpoint().catch((error: unknown) => {
+      this.ctx.logger.warn(`${this.dir}: recovery checkpoint failed: ${(error as Error).message}`)
+    })
+  }
+
+  /**
+   * Moves the recovery point up to what is written now: fsync the sealed segments and the
+   * active one, persist their index entries, then record the point. Runs beside appends.
+   */
+  private checkpoint(): Promise<void> {
+    if (this.checkpointing !== null) {
+      this.checkpointAgain = true
+      return this.checkpointing
+    }
+    this.checkpointing = (async () => {
+      do {
+        this.checkpointAgain = false
+        const target = this.endPosition()
+        const segment = this.active
+        const bytesCovered = this.bytesSinceCheckpoint
+        for (const sealed of this.sealedSinceCheckpoint.splice(0)) await sealed.persistIndexes()
+        if (this.flushedBytes < target.position && segment === this.active) {
+          await this.syncOrFail(segment)
+          if (segment === this.active) this.flushedBytes = Math.max(this.flushedBytes, target.position)
+        }
+        await segment.persistIndexes()
+        await this.writeRecoveryPoint(target)
+        this.bytesSinceCheckpoint = Math.max(0, this.bytesSinceCheckpoint - bytesCovered)
+      } while (this.checkpointAgain)
+    })().finally(() => {
+      this.checkpointing = null
+    })
+    return this.checkpointing
+  }
+
+  private writeRecoveryPoint(position: LogPosition): Promise<void> {
+    return writeFileAtomic(this.ctx.io, path.join(this.dir, RECOVERY_CHECKPOINT_FILE), encodeLogPosition(position))
+  }
+
+  private segmentIndexFor(offset: number): number {
+    let low = 0
+    let high = this.segments.length - 1
+    while (low < high) {
+      const mid = (low + high + 1) >>> 1
+      if (this.segments[mid]!.baseOffset <= offset) low = mid
+      else high = mid - 1
+    }
+    return low
+  }
+
+  private visibleLimit(segment: Segment): number {
+    return segment === this.active ? segment.visibleBytes : segment.sizeBytes
+  }
+
+  private checkReadable(): void {
+    if (this.closed) throw new SpoolError('CLOSED', `the log in ${this.dir} is closed`)
+  }
+
+  /**
+   * Records from `fromOffset` on, whole batches, stopping near `maxBytes` (at least one
+   * batch is returned). At the end of the log: no records. Outside the log: OFFSET_OUT_OF_RANGE.
+   */
+  async read(fromOffset: number, options: ReadOptions = {}): Promise<ReadResult> {
+    this.checkReadable()
+    checkOffset('fromOffset', fromOffset)
+    const maxBytes = positiveInteger('maxBytes', options.maxBytes, DEFAULT_READ_MAX_BYTES)
+    const end = this.highWatermark
+    if (fromOffset < this.startOffset || fromOffset > end) {
+      throw new SpoolError(
+        'OFFSET_OUT_OF_RANGE',
+        `offset ${fromOffset} is outside the log [${this.startOffset}, ${end}]; read from an offset in that range`,
+        { details: { offset: fromOffset, startOffset: this.startOffset, endOffset: end } },
+      )
+    }
+    const records: StoredRecord[] = []
+    let nextOffset = fromOffset
+    let budget = maxBytes
+    for (let s = this.segmentIndexFor(fromOffset); s < this.segments.length && nextOffset < end && budget > 0; s++) {
+      const segment = this.segments[s]!
+      nextOffset = Math.max(nextOffset, segment.baseOffset)
+      const taken = await this.readFromSegment(segment, nextOffset, budget, records, end)
+      nextOffset = taken.nextOffset
+      budget -= taken.bytes
+    }
+    return { records, nextOffset }
+  }
+
+  private async readFromSegment(
+    segment: Segment,
+    fromOffset: number,
+    maxBytes: number,
+    out: StoredRecord[],
+    endOffset: number,
+  ): Promise<{ nextOffset: number; bytes: number }> {
+    let nextOffset = fromOffset
+    let bytes = 0
+    const visit = ({ buf, at, position, header }: BatchVisit): 'take' | 'skip' | 'stop' => {
+      if (header.baseOffset >= endOffset) return 'stop'
+      const last = lastOffsetOf(header)
+      if (last < fromOffset) return 'skip'
+      try {
+        decodeRecords(buf, at, header, fromOffset, out)
+      } catch (error) {
+        if (error instanceof MalformedBatchError) throw corruptBatchError(segment, position, header.baseOffset, error.message)
+        throw error
+      }
+      nextOffset = last + 1
+      bytes += header.sizeBytes
+      return 'take'
+    }
+    await this.scanSegment(segment, fromOffset, maxBytes, visit)
+    return { nextOffset, bytes }
+  }
+
+  /** Reads a segment's batches from the one holding `offset`, repairing a stale index once. */
+  private async scanSegment(
+    segment: Segment,
+    offset: number,
+    maxBytes: number,
+    visit: (batch: BatchVisit) => 'take' | 'skip' | 'stop',
+  ): Promise<void> {
+    await segment.ensureLoaded()
+    for (let attempt = 0; ; attempt++) {
+      const entry = segment.offsetIndex.lookup(offset)
+      try {
+        await readSegmentBatches(segment, {
+          fromPosition: entry.position,
+          limit: this.visibleLimit(segment),
+          maxBytes,
+          maxBatchBytes: this.options.maxBatchBytes,
+          ...(entry.position > 0 ? { expectedFirstOffset: entry.offset } : {}),
+          visit,
+        })
+        return
+      } catch (error) {
+        if (!(error instanceof StaleIndexError)) throw error
+        if (attempt > 0 || segment === this.active) throw corruptBatchError(segment, entry.position, entry.offset, error.message)
+        this.ctx.logger.warn(`${segment.paths.index}: ${error.message}; rebuilding`)
+        await segment.rebuildIndexes()
+      }
+    }
+  }
+
+  /** The first offset whose record timestamp is at or after `timestamp`, or null if none is. */
+  async offsetForTimestamp(timestamp: number): Promise<number | null> {
+    this.checkReadable()
+    if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp)) throw invalidArgument('timestamp', 'must be an integer of milliseconds')
+    const end = this.highWatermark
+    if (end === this.startOffset) return null
+    for (const segment of this.segments) {
+      await segment.ensureLoaded()
+      if (segment.maxTimestamp < timestamp) continue
+      const from = segment.timeIndex.offsetBefore(timestamp) ?? segment.baseOffset
+      let found: number | null = null
+      await this.scanSegment(segment, from, SCAN_CHUNK_BYTES, ({ buf, at, header }) => {
+        if (header.baseOffset >= end) return 'stop'
+        if (header.maxTimestamp < timestamp) return 'skip'
+        forEachRecordTime(buf, at, header, (offset, recordTimestamp) => {
+          if (recordTimestamp < timestamp || offset < from) return true
+          found = offset
+          return false
+        })
+        return found === null ? 'skip' : 'stop'
+      })
+      if (found !== null) return found
+    }
+    return null
+  }
+
+  /**
+   * Waits for appends in flight, makes everything durable, persists the indexes, records
+   * the recovery point and the clean-shutdown marker, and releases the directory.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const timer of this.timers) clearInterval(timer)
+    try {
+      if (!this.ctx.readOnly) {
+        while (this.writing !== null) await this.writing
+        await this.checkpointing?.catch(() => undefined)
+        if (this.failure === null) {
+          await this.checkpoint()
+          await writeFileAtomic(this.ctx.io, path.join(this.dir, CLEAN_SHUTDOWN_FILE), encodeLogPosition(this.endPosition()))
+        }
+      }
+    } finally {
+      for (const segment of this.segments) await segment.close().catch(() => undefined)
+      await this.lock?.release()
+    }
+  }
+}

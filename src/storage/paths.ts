@@ -1,0 +1,50 @@
+import path from 'node:path'
+
+/**
+ * Every file name of a partition directory is built here. Segment files are named by
+ * their base offset, zero-padded to 20 digits so that names sort as offsets do.
+ */
+export const LOG_SUFFIX = '.log'
+export const INDEX_SUFFIX = '.index'
+export const TIME_INDEX_SUFFIX = '.timeindex'
+/** Written aside and renamed into place, so a crash never leaves half a file under the real name. */
+export const TEMP_SUFFIX = '.tmp'
+
+export const RECOVERY_CHECKPOINT_FILE = 'recovery-point.json'
+export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown.json'
+export const LOCK_FILE = '.lock'
+
+const OFFSET_DIGITS = 20
+const SEGMENT_FILE = /^(\d{20})\.(log|index|timeindex)$/
+
+export function offsetFileStem(baseOffset: number): string {
+  return String(baseOffset).padStart(OFFSET_DIGITS, '0')
+}
+
+export interface SegmentPaths {
+  log: string
+  index: string
+  timeIndex: string
+}
+
+export function segmentPaths(dir: string, baseOffset: number): SegmentPaths {
+  const stem = path.join(dir, offsetFileStem(baseOffset))
+  return { log: stem + LOG_SUFFIX, index: stem + INDEX_SUFFIX, timeIndex: stem + TIME_INDEX_SUFFIX }
+}
+
+export interface SegmentFileName {
+  baseOffset: number
+  kind: 'log' | 'index' | 'timeindex'
+}
+
+export function parseSegmentFileName(name: string): SegmentFileName | null {
+  const match = SEGMENT_FILE.exec(name)
+  if (match === null) return null
+  const baseOffset = Number(match[1])
+  if (!Number.isSafeInteger(baseOffset)) return null
+  return { baseOffset, kind: match[2] as SegmentFileName['kind'] }
+}
+
+export function tempPathOf(file: string): string {
+  return file + TEMP_SUFFIX
+}

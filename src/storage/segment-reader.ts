@@ -1,0 +1,83 @@
+import { SpoolError } from '../errors.js'
+import { BATCH_HEADER_BYTES } from '../record/batch-format.js'
+import { type BatchHeader, batchCrcValid, headerProblem, readBatchHeader } from '../record/batch-decoder.js'
+import type { Segment } from './segment.js'
+
+export interface BatchVisit {
+  buf: Buffer
+  /** Where the batch starts in `buf`. */
+  at: number
+  /** Where the batch starts in the `.log`. */
+  position: number
+  header: BatchHeader
+}
+
+export interface SegmentReadOptions {
+  fromPosition: number
+  /** Bytes past this are not read (the end of the segment, or of what is visible). */
+  limit: number
+  /** Stop once the batches taken add up to this many bytes (at least one batch is taken). */
+  maxBytes: number
+  maxBatchBytes: number
+  /** The first batch read must start at this offset (when reading from an index entry). */
+  expectedFirstOffset?: number
+  /** 'take' counts the batch against `maxBytes`; 'skip' does not; 'stop' ends the read. */
+  visit: (batch: BatchVisit) => 'take' | 'skip' | 'stop'
+}
+
+export function corruptBatchError(segment: Segment, position: number, offset: number, why: string): SpoolError {
+  return new SpoolError(
+    'CORRUPT_BATCH',
+    `corrupt batch in ${segment.paths.log} at byte ${position} (offset ${offset}): ${why}; ` +
+      'run `spool segments verify` and restore or truncate the partition',
+    { details: { file: segment.paths.log, position, offset } },
+  )
+}
+
+/** Thrown when an index entry does not point at the batch it names: the caller rebuilds. */
+export class StaleIndexError extends Error {}
+
+/**
+ * Reads whole, CRC-checked batches of one segment with as few positioned reads as it can:
+ * one read covers the requested range; a batch larger than the range is read whole.
+ * A batch that fails its checks is never handed on: CORRUPT_BATCH names file, position, offset.
+ */
+export async function readSegmentBatches(segment: Segment, options: SegmentReadOptions): Promise<void> {
+  let position = options.fromPosition
+  let budget = options.maxBytes
+  let expectedOffset = options.expectedFirstOffset
+  while (position + BATCH_HEADER_BYTES <= options.limit) {
+    const want = Math.min(options.limit - position, Math.max(budget, BATCH_HEADER_BYTES))
+    let buf = await segment.read(position, want)
+    if (buf.length < BATCH_HEADER_BYTES) throw corruptBatchError(segment, position, expectedOffset ?? -1, 'the file is shorter than expected')
+    let at = 0
+    while (at + BATCH_HEADER_BYTES <= buf.length) {
+      const header = readBatchHeader(buf, at)
+      const batchPosition = position + at
+      const problem = headerProblem(header, options.maxBatchBytes)
+      if (expectedOffset !== undefined && (problem !== null || header.baseOffset !== expectedOffset)) {
+        throw new StaleIndexError(`the index entry for offset ${expectedOffset} at byte ${batchPosition} does not point at that batch`)
+      }
+      expectedOffset = undefined
+      if (problem !== null) throw corruptBatchError(segment, batchPosition, header.baseOffset, problem)
+      if (batchPosition + header.sizeBytes > options.limit) {
+        throw corruptBatchError(segment, batchPosition, header.baseOffset, 'the batch runs past the end of the segment')
+      }
+      if (at + header.sizeBytes > buf.length) {
+        if (at > 0) break // the next read starts at this batch
+        buf = await segment.read(batchPosition, header.sizeBytes)
+      }
+      if (!batchCrcValid(buf, at, header)) {
+        throw corruptBatchError(segment, batchPosition, header.baseOffset, 'CRC mismatch')
+      }
+      const verdict = options.visit({ buf, at, position: batchPosition, header })
+      if (verdict === 'stop') return
+      at += header.sizeBytes
+      if (verdict === 'take') {
+        budget -= header.sizeBytes
+        if (budget <= 0) return
+      }
+    }
+    position += at
+  }
+}

@@ -1,0 +1,279 @@
+import { ioError } from '../errors.js'
+import type { BatchHeader } from '../record/batch-decoder.js'
+import { lastOffsetOf } from '../record/batch-decoder.js'
+import { writeFileAtomic, writeFully } from './atomic-file.js'
+import type { StorageIO } from './io.js'
+import { scanBatches, readAt } from './log-scanner.js'
+import type { Logger } from './logger.js'
+import { OFFSET_INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js'
+import { type SegmentPaths, segmentPaths } from './paths.js'
+import { TIME_INDEX_ENTRY_BYTES, TimeIndex } from './time-index.js'
+
+export interface SegmentContext {
+  io: StorageIO
+  dir: string
+  readOnly: boolean
+  maxBatchBytes: number
+  indexIntervalBytes: number
+  logger: Logger
+}
+
+/** What the indexing rule needs to know of a batch. */
+export interface IndexedBatch {
+  baseOffset: number
+  lastOffset: number
+  maxTimestamp: number
+  sizeBytes: number
+}
+
+export function indexedBatchOf(header: BatchHeader): IndexedBatch {
+  return {
+    baseOffset: header.baseOffset,
+    lastOffset: lastOffsetOf(header),
+    maxTimestamp: header.maxTimestamp,
+    sizeBytes: header.sizeBytes,
+  }
+}
+
+/**
+ * One `.log` with its `.index` and `.timeindex`. The active (last) segment is loaded at
+ * open; a sealed one only on its first read (`ensureLoaded`), so opening a partition with
+ * thousands of segments touches none of their files.
+ */
+export class Segment {
+  readonly paths: SegmentPaths
+  fd = -1
+  /** Bytes in the file (for the active segment: bytes written). */
+  sizeBytes = 0
+  /** Readers stop here: on the active segment, the end of what is durable under the policy. */
+  visibleBytes = 0
+  offsetIndex: OffsetIndex
+  timeIndex: TimeIndex
+  maxTimestamp = -1
+  /** Offset after the last batch; known for the active segment and once a sealed one is scanned. */
+  nextOffset: number
+  /** Timestamp of the first batch, which starts the `segmentMs` clock; -1 while empty. */
+  firstTimestamp = -1
+  sealed = false
+  private bytesSinceIndexEntry = 0
+  private persistedIndexEntries = 0
+  private persistedTimeEntries = 0
+  private loading: Promise<void> | null = null
+  private loadedFlag = false
+
+  constructor(
+    private readonly ctx: SegmentContext,
+    readonly baseOffset: number,
+  ) {
+    this.paths = segmentPaths(ctx.dir, baseOffset)
+    this.offsetIndex = new OffsetIndex(baseOffset)
+    this.timeIndex = new TimeIndex(baseOffset)
+    this.nextOffset = baseOffset
+  }
+
+  get loaded(): boolean {
+    return this.loadedFlag
+  }
+
+  /** Called by recovery once it has opened and indexed the segment itself. */
+  markLoaded(): void {
+    this.loadedFlag = true
+  }
+
+  /** Creates the files of a new, empty active segment. */
+  static async create(ctx: SegmentContext, baseOffset: number): Promise<Segment> {
+    const segment = new Segment(ctx, baseOffset)
+    try {
+      segment.fd = await ctx.io.open(segment.paths.log, 'w+')
+    } catch (error) {
+      throw ioError('creating segment', segment.paths.log, error)
+    }
+    segment.loadedFlag = true
+    return segment
+  }
+
+  /** The indexing rule, shared by appends and rebuilds so both produce the same index. */
+  indexBatch(position: number, batch: IndexedBatch): void {
+    if (this.firstTimestamp < 0) this.firstTimestamp = batch.maxTimestamp
+    const addEntry = this.bytesSinceIndexEntry >= this.ctx.indexIntervalBytes
+    if (addEntry) {
+      this.offsetIndex.append(batch.baseOffset, position)
+      this.bytesSinceIndexEntry = 0
+    }
+    this.bytesSinceIndexEntry += batch.sizeBytes
+    if (batch.maxTimestamp > this.maxTimestamp) this.maxTimestamp = batch.maxTimestamp
+    if (addEntry) this.timeIndex.maybeAppend(this.maxTimestamp, batch.lastOffset)
+    this.nextOffset = batch.lastOffset + 1
+  }
+
+  /** Marks the segment read-only and records its largest timestamp in the time index. */
+  seal(): void {
+    this.sealed = true
+    if (this.nextOffset > this.baseOffset) this.timeIndex.maybeAppend(this.maxTimestamp, this.nextOffset - 1)
+  }
+
+  async ensureLoaded(): Promise<void> {
+    if (this.loadedFlag) return
+    this.loading ??= this.load().finally(() => {
+      this.loading = null
+    })
+    await this.loading
+  }
+
+  private async load(): Promise<void> {
+    const { io } = this.ctx
+    try {
+      this.fd = await io.open(this.paths.log, 'r')
+      this.sizeBytes = await io.fstatSize(this.fd)
+    } catch (error) {
+      throw ioError('opening segment', this.paths.log, error)
+    }
+    this.visibleBytes = this.sizeBytes
+    let problem = await this.loadIndexFiles()
+    // A sealed segment's time index always ends with the segment's largest timestamp.
+    if (problem === null && this.sizeBytes > 0 && this.timeIndex.entries.length === 0) problem = 'its time index is empty'
+    if (problem !== null) {
+      if (!this.ctx.readOnly) this.ctx.logger.warn(`rebuilding the indexes of ${this.paths.log}: ${problem}`)
+      await this.rebuildIndexes()
+    }
+    this.sealed = true
+    this.loadedFlag = true
+  }
+
+  /** Reads both index files; returns why they cannot be used, or null. */
+  async loadIndexFiles(): Promise<string | null> {
+    const { io } = this.ctx
+    let indexBytes: Buffer | null
+    let timeBytes: Buffer | null
+    try {
+      indexBytes = await io.readFileIfExists(this.paths.index)
+      timeBytes = await io.readFileIfExists(this.paths.timeIndex)
+    } catch (error) {
+      return `its index files cannot be read (${(error as Error).message})`
+    }
+    if (indexBytes === null || timeBytes === null) return 'an index file is missing'
+    const offsetIndex = OffsetIndex.decode(this.baseOffset, indexBytes, Math.max(this.sizeBytes, 1))
+    if (typeof offsetIndex === 'string') return `${this.paths.index}: ${offsetIndex}`
+    const timeIndex = TimeIndex.decode(this.baseOffset, timeBytes, 2 ** 32 - 1)
+    if (typeof timeIndex === 'string') return `${this.paths.timeIndex}: ${timeIndex}`
+    this.offsetIndex = offsetIndex
+    this.timeIndex = timeIndex
+    this.maxTimestamp = timeIndex.maxTimestamp
+    this.persistedIndexEntries = offsetIndex.entries.length
+    this.persistedTimeEntries = timeIndex.entries.length
+    return null
+  }
+
+  /** Rebuilds both indexes from the log (header checks only; reads check CRCs). */
+  async rebuildIndexes(): Promise<void> {
+    this.resetIndexes()
+    const result = await scanBatches(this.ctx.io, this.fd, {
+      fromPosition: 0,
+      sizeBytes: this.sizeBytes,
+      minBaseOffset: this.baseOffset,
+      maxBatchBytes: this.ctx.maxBatchBytes,
+      checkCrc: false,
+      onBatch: (position, header) => this.indexBatch(position, indexedBatchOf(header)),
+    })
+    if (result.problem !== null) {
+      this.ctx.logger.warn(`${this.paths.log}: indexed up to byte ${result.validEndPosition}: ${result.problem}`)
+    }
+    this.seal()
+    if (!this.ctx.readOnly) await this.rewriteIndexFiles()
+  }
+
+  resetIndexes(): void {
+    this.offsetIndex = new OffsetIndex(this.baseOffset)
+    this.timeIndex = new TimeIndex(this.baseOffset)
+    this.maxTimestamp = -1
+    this.firstTimestamp = -1
+    this.bytesSinceIndexEntry = 0
+    this.nextOffset = this.baseOffset
+    this.persistedIndexEntries = 0
+    this.persistedTimeEntries = 0
+  }
+
+  /**
+   * Keeps only what lies before `position` (a batch boundary known to be valid) so that a
+   * scan from there can continue indexing. `nextOffset` and `maxTimestamp` describe the
+   * log up to `position`.
+   */
+  trimIndexesTo(position: number, nextOffset: number, maxTimestamp: number): void {
+    this.offsetIndex.entries.truncateFromValue(position)
+    const times = this.timeIndex.entries
+    let keep = times.length
+    while (keep > 0 && this.baseOffset + times.valueAt(keep - 1) >= nextOffset) keep--
+    times.truncate(keep)
+    const lastEntryPosition = this.offsetIndex.entries.length > 0 ? this.offsetIndex.entries.lastValue() : 0
+    this.bytesSinceIndexEntry = position - lastEntryPosition
+    this.nextOffset = nextOffset
+    this.maxTimestamp = Math.max(maxTimestamp, this.timeIndex.maxTimestamp)
+    this.persistedIndexEntries = Math.min(this.persistedIndexEntries, this.offsetIndex.entries.length)
+    this.persistedTimeEntries = Math.min(this.persistedTimeEntries, times.length)
+  }
+
+  /** Writes both index files whole, atomically (after a rebuild or a recovery). */
+  async rewriteIndexFiles(): Promise<void> {
+    const indexCount = this.offsetIndex.entries.length
+    const timeCount = this.timeIndex.entries.length
+    await writeFileAtomic(this.ctx.io, this.paths.index, this.offsetIndex.encode(0, indexCount))
+    await writeFileAtomic(this.ctx.io, this.paths.timeIndex, this.timeIndex.encode(0, timeCount))
+    this.persistedIndexEntries = indexCount
+    this.persistedTimeEntries = timeCount
+  }
+
+  /** Appends the index entries not yet on disk, and fsyncs them. */
+  async persistIndexes(): Promise<void> {
+    const indexCount = this.offsetIndex.entries.length
+    const timeCount = this.timeIndex.entries.length
+    await this.appendEntries(
+      this.paths.index,
+      this.persistedIndexEntries,
+      this.offsetIndex.encode(this.persistedIndexEntries, indexCount),
+      OFFSET_INDEX_ENTRY_BYTES,
+    )
+    this.persistedIndexEntries = indexCount
+    await this.appendEntries(
+      this.paths.timeIndex,
+      this.persistedTimeEntries,
+      this.timeIndex.encode(this.persistedTimeEntries, timeCount),
+      TIME_INDEX_ENTRY_BYTES,
+    )
+    this.persistedTimeEntries = timeCount
+  }
+
+  private async appendEntries(file: string, persisted: number, bytes: Buffer, entryBytes: number): Promise<void> {
+    const { io } = this.ctx
+    let fd: number
+    try {
+      fd = await io.open(file, persisted === 0 ? 'w' : 'r+')
+    } catch (error) {
+      throw ioError('opening index', file, error)
+    }
+    try {
+      await writeFully(io, fd, [bytes], persisted * entryBytes)
+      await io.ftruncate(fd, persisted * entryBytes + bytes.length)
+      await io.fsync(fd)
+    } catch (error) {
+      throw ioError('writing index', file, error)
+    } finally {
+      await io.close(fd).catch(() => undefined)
+    }
+  }
+
+  async read(position: number, length: number): Promise<Buffer> {
+    try {
+      return await readAt(this.ctx.io, this.fd, position, length)
+    } catch (error) {
+      throw ioError('reading', this.paths.log, error)
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.fd < 0) return
+    const fd = this.fd
+    this.fd = -1
+    this.loadedFlag = false
+    await this.ctx.io.close(fd)
+  }
+}
