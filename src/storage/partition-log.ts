@@ -277,6 +277,17 @@ export class PartitionLog {
     }
   }
 
+  /** Runs `task` while no append is being written; appends queue up and resume after it. */
+  private async whileNotWriting(task: () => Promise<void>): Promise<void> {
+    while (this.writing !== null) await this.writing
+    const run = task().finally(() => {
+      this.writing = null
+      if (this.queue.length > 0) this.writing = this.runWriter()
+    })
+    this.writing = run.catch(() => undefined)
+    await run
+  }
+
   private shouldRoll(segmentSize: number, batch: EncodedBatch): boolean {
     if (segmentSize === 0) return false
     const active = this.active
@@ -546,9 +557,10 @@ export class PartitionLog {
         return
       } catch (error) {
         if (!(error instanceof StaleIndexError)) throw error
-        if (attempt > 0 || segment === this.active) throw corruptBatchError(segment, entry.position, entry.offset, error.message)
+        if (attempt > 0) throw corruptBatchError(segment, entry.position, entry.offset, error.message)
         this.ctx.logger.warn(`${segment.paths.index}: ${error.message}; rebuilding`)
-        await segment.rebuildIndexes()
+        if (segment === this.active && !this.ctx.readOnly) await this.whileNotWriting(() => segment.rebuildIndexes())
+        else await segment.rebuildIndexes()
       }
     }
   }

@@ -164,8 +164,14 @@ export class Segment {
     return null
   }
 
-  /** Rebuilds both indexes from the log (header checks only; reads check CRCs). */
+  /**
+   * Rebuilds both indexes from the log (header checks only; reads check CRCs). The active
+   * segment is rebuilt up to `sizeBytes` and stays unsealed; its files are rewritten by
+   * the next checkpoint.
+   */
   async rebuildIndexes(): Promise<void> {
+    const sealed = this.sealed || !this.loadedFlag
+    const wasFirstTimestamp = this.firstTimestamp
     this.resetIndexes()
     const result = await scanBatches(this.ctx.io, this.fd, {
       fromPosition: 0,
@@ -177,6 +183,10 @@ export class Segment {
     })
     if (result.problem !== null) {
       this.ctx.logger.warn(`${this.paths.log}: indexed up to byte ${result.validEndPosition}: ${result.problem}`)
+    }
+    if (!sealed) {
+      if (wasFirstTimestamp >= 0) this.firstTimestamp = wasFirstTimestamp
+      return
     }
     this.seal()
     if (!this.ctx.readOnly) await this.rewriteIndexFiles()
