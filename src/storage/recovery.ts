@@ -133,8 +133,9 @@ async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosit
     if (scan.problem !== null) {
       logger.warn(`${segment.paths.log}: ${scan.problem}; the log ends at byte ${scan.validEndPosition} (offset ${expectedOffset})`)
       await cutAt(ctx, segment, scan.validEndPosition)
-      const dropped = segments.splice(i + 1)
-      await dropSegments(ctx, dropped)
+      // A segment left empty stays, named by its base offset: appends resume there rather
+      // than reuse offsets below it, which an earlier writer may have handed out.
+      await dropSegments(ctx, segments.splice(i + 1))
       break
     }
     segment.visibleBytes = segment.sizeBytes
