@@ -97,15 +97,14 @@ function readBytesField(buf: Buffer, pos: number, end: number): Buffer | null {
 }
 
 /**
- * Appends the records of the batch at `pos` whose offset is at least `fromOffset` to
- * `out`, with key and value as views into `buf` (no copy). The CRC is the caller's check.
+ * Walks the records of the batch at `pos`, giving each one's offset, timestamp and the
+ * position just after its offset delta (where the key starts). `visit` returns false to stop.
  */
-export function decodeRecords(
+function walkRecords(
   buf: Buffer,
   pos: number,
   header: BatchHeader,
-  fromOffset: number,
-  out: StoredRecord[],
+  visit: (offset: number, timestamp: number, keyStart: number, recordEnd: number) => boolean,
 ): void {
   const batchEnd = pos + header.sizeBytes
   let cursor = pos + BATCH_HEADER_BYTES
@@ -114,17 +113,26 @@ export function decodeRecords(
     const recordStart = varint.next
     const recordEnd = recordStart + length
     if (length < 0 || recordEnd > batchEnd) throw new MalformedBatchError(`record ${i} overruns its batch`)
-    const timestampDelta = readVarint(buf, recordStart + 1, recordEnd)
+    const timestampDelta = readVarint(buf, recordStart + 1, recordEnd) // +1: the record attributes byte
     const offsetDelta = readVarint(buf, varint.next, recordEnd)
-    const offset = header.baseOffset + offsetDelta
-    if (offset >= fromOffset) {
-      const key = readBytesField(buf, varint.next, recordEnd)
-      const value = readBytesField(buf, varint.next, recordEnd)
-      const headers = readHeaders(buf, varint.next, recordEnd)
-      out.push({ offset, timestamp: header.baseTimestamp + timestampDelta, key, value, headers })
-    }
+    if (!visit(header.baseOffset + offsetDelta, header.baseTimestamp + timestampDelta, varint.next, recordEnd)) return
     cursor = recordEnd
   }
+}
+
+/**
+ * Appends the records of the batch at `pos` whose offset is at least `fromOffset` to
+ * `out`, with key and value as views into `buf` (no copy). The CRC is the caller's check.
+ */
+export function decodeRecords(buf: Buffer, pos: number, header: BatchHeader, fromOffset: number, out: StoredRecord[]): void {
+  walkRecords(buf, pos, header, (offset, timestamp, keyStart, recordEnd) => {
+    if (offset < fromOffset) return true
+    const key = readBytesField(buf, keyStart, recordEnd)
+    const value = readBytesField(buf, varint.next, recordEnd)
+    const headers = readHeaders(buf, varint.next, recordEnd)
+    out.push({ offset, timestamp, key, value, headers })
+    return true
+  })
 }
 
 /** Yields each record's offset and timestamp only: enough for time lookups and checks. */
@@ -134,17 +142,7 @@ export function forEachRecordTime(
   header: BatchHeader,
   visit: (offset: number, timestamp: number) => boolean,
 ): void {
-  const batchEnd = pos + header.sizeBytes
-  let cursor = pos + BATCH_HEADER_BYTES
-  for (let i = 0; i < header.recordCount; i++) {
-    const length = readVarint(buf, cursor, batchEnd)
-    const recordStart = varint.next
-    if (length < 0 || recordStart + length > batchEnd) throw new MalformedBatchError(`record ${i} overruns its batch`)
-    const timestampDelta = readVarint(buf, recordStart + 1, batchEnd)
-    const offsetDelta = readVarint(buf, varint.next, batchEnd)
-    if (!visit(header.baseOffset + offsetDelta, header.baseTimestamp + timestampDelta)) return
-    cursor = recordStart + length
-  }
+  walkRecords(buf, pos, header, (offset, timestamp) => visit(offset, timestamp))
 }
 
 function readHeaders(buf: Buffer, pos: number, end: number): RecordHeader[] {
