@@ -15,8 +15,13 @@ export interface LogPosition {
   position: number
   /** Offset of the next record after `position`. */
   nextOffset: number
-  /** Largest record timestamp before `position`, or -1. */
+  /** Largest record timestamp in that segment before `position`, or -1. */
   maxTimestamp: number
+  /**
+   * Clock time of that segment's first append, which starts its `segmentMs` clock; -1
+   * when unknown (files written before it was recorded): the first batch's timestamp is used.
+   */
+  rollStartMs: number
 }
 
 export const LOG_FILES_VERSION = 1
@@ -29,10 +34,12 @@ export async function readLogPosition(io: StorageIO, file: string): Promise<LogP
   const parsed = (await readJsonFile(io, file)) as Partial<LogPosition> & { version?: unknown }
   if (parsed === null || typeof parsed !== 'object' || parsed.version !== LOG_FILES_VERSION) return null
   const { segmentBase, position, nextOffset, maxTimestamp } = parsed
+  const rollStartMs = parsed.rollStartMs ?? -1
   if (!isCount(segmentBase) || !isCount(position) || !isCount(nextOffset)) return null
   if (typeof maxTimestamp !== 'number' || !Number.isSafeInteger(maxTimestamp) || maxTimestamp < -1) return null
+  if (typeof rollStartMs !== 'number' || !Number.isSafeInteger(rollStartMs) || rollStartMs < -1) return null
   if (nextOffset < segmentBase) return null
-  return { segmentBase, position, nextOffset, maxTimestamp }
+  return { segmentBase, position, nextOffset, maxTimestamp, rollStartMs }
 }
 
 export function encodeLogPosition(position: LogPosition): Buffer {

@@ -293,7 +293,7 @@ export class PartitionLog {
     const active = this.active
     return (
       segmentSize + batch.bytes.length > this.options.segmentBytes ||
-      this.options.clock() - active.firstTimestamp >= this.options.segmentMs ||
+      this.options.clock() - active.rollStartMs >= this.options.segmentMs ||
       this.nextOffset + batch.recordCount - active.baseOffset > MAX_SEGMENT_OFFSET_SPAN
     )
   }
@@ -319,7 +319,7 @@ export class PartitionLog {
       for (const request of requests) request.reject(spoolError)
       return
     }
-    if (segment.firstTimestamp < 0) segment.firstTimestamp = this.options.clock()
+    if (segment.rollStartMs < 0) segment.rollStartMs = this.options.clock()
     let position = startPosition
     for (let k = 0; k < requests.length; k++) {
       const { batch } = requests[k]!
@@ -417,7 +417,13 @@ export class PartitionLog {
 
   private endPosition(): LogPosition {
     const active = this.active
-    return { segmentBase: active.baseOffset, position: active.sizeBytes, nextOffset: this.nextOffset, maxTimestamp: active.maxTimestamp }
+    return {
+      segmentBase: active.baseOffset,
+      position: active.sizeBytes,
+      nextOffset: this.nextOffset,
+      maxTimestamp: active.maxTimestamp,
+      rollStartMs: active.rollStartMs,
+    }
   }
 
   private checkpointInBackground(): void {
@@ -441,7 +447,12 @@ export class PartitionLog {
         const target = this.endPosition()
         const segment = this.active
         const bytesCovered = this.bytesSinceCheckpoint
-        for (const sealed of this.sealedSinceCheckpoint.splice(0)) await sealed.persistIndexes()
+        // A sealed segment leaves the list only once its indexes are on disk, so a failed
+        // checkpoint is retried by the next one before the recovery point moves past it.
+        while (this.sealedSinceCheckpoint.length > 0) {
+          await this.sealedSinceCheckpoint[0]!.persistIndexes()
+          this.sealedSinceCheckpoint.shift()
+        }
         if (this.flushedBytes < target.position && segment === this.active) {
           await this.syncOrFail(segment)
           if (segment === this.active) this.flushedBytes = Math.max(this.flushedBytes, target.position)

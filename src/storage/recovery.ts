@@ -33,6 +33,10 @@ export interface OpenedLog {
   recovered: boolean
 }
 
+function emptyPosition(baseOffset: number): LogPosition {
+  return { segmentBase: baseOffset, position: 0, nextOffset: baseOffset, maxTimestamp: -1, rollStartMs: -1 }
+}
+
 export async function listSegments(ctx: SegmentContext): Promise<Segment[]> {
   const { io, dir, logger, readOnly } = ctx
   let names: string[]
@@ -69,8 +73,13 @@ async function openActiveFd(ctx: SegmentContext, segment: Segment): Promise<void
   }
 }
 
-/** The timestamp that starts the segmentMs clock: the first batch's, as Kafka does. */
-async function readFirstTimestamp(segment: Segment): Promise<number> {
+/**
+ * When the segmentMs clock of a reopened segment started: as recorded, or else (an older
+ * file, or a segment created after the last recovery point) the first batch's timestamp,
+ * as Kafka does.
+ */
+async function rollStartOf(segment: Segment, recorded: LogPosition | null): Promise<number> {
+  if (recorded !== null && recorded.segmentBase === segment.baseOffset && recorded.rollStartMs >= 0) return recorded.rollStartMs
   if (segment.sizeBytes < BATCH_HEADER_BYTES) return -1
   const header = readBatchHeader(await segment.read(0, BATCH_HEADER_BYTES), 0)
   return header.maxTimestamp
@@ -85,7 +94,7 @@ async function openClean(ctx: SegmentContext, segments: Segment[], marker: LogPo
   if (problem !== null) return null
   active.trimIndexesTo(marker.position, marker.nextOffset, marker.maxTimestamp)
   active.visibleBytes = active.sizeBytes
-  active.firstTimestamp = await readFirstTimestamp(active)
+  active.rollStartMs = await rollStartOf(active, marker)
   active.markLoaded()
   return { segments, end: marker, recovered: false }
 }
@@ -93,7 +102,7 @@ async function openClean(ctx: SegmentContext, segments: Segment[], marker: LogPo
 async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosition | null): Promise<OpenedLog> {
   const { logger } = ctx
   let startIndex = 0
-  let start: LogPosition = { segmentBase: segments[0]!.baseOffset, position: 0, nextOffset: segments[0]!.baseOffset, maxTimestamp: -1 }
+  let start = emptyPosition(segments[0]!.baseOffset)
   if (point !== null) {
     const i = segments.findIndex((s) => s.baseOffset === point.segmentBase)
     if (i >= 0) {
@@ -125,7 +134,7 @@ async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosit
       checkCrc: true,
       onBatch: (position, header) => segment.indexBatch(position, indexedBatchOf(header)),
     })
-    segment.firstTimestamp = await readFirstTimestamp(segment)
+    segment.rollStartMs = await rollStartOf(segment, point)
     expectedOffset = Math.max(scan.nextOffset, segment.nextOffset)
     maxTimestamp = Math.max(maxTimestamp, scan.maxTimestamp, segment.maxTimestamp)
     segment.nextOffset = expectedOffset
@@ -148,7 +157,13 @@ async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosit
   if (!active.loaded) throw new Error('recovery left the active segment unopened')
   return {
     segments,
-    end: { segmentBase: active.baseOffset, position: active.sizeBytes, nextOffset: active.nextOffset, maxTimestamp: active.maxTimestamp },
+    end: {
+      segmentBase: active.baseOffset,
+      position: active.sizeBytes,
+      nextOffset: active.nextOffset,
+      maxTimestamp: active.maxTimestamp,
+      rollStartMs: active.rollStartMs,
+    },
     recovered: true,
   }
 }
@@ -182,9 +197,9 @@ async function dropSegments(ctx: SegmentContext, dropped: Segment[]): Promise<vo
 export async function openLogDirectory(ctx: SegmentContext, emptyBaseOffset: number): Promise<OpenedLog> {
   const segments = await listSegments(ctx)
   if (segments.length === 0) {
-    if (ctx.readOnly) return { segments, end: { segmentBase: emptyBaseOffset, position: 0, nextOffset: emptyBaseOffset, maxTimestamp: -1 }, recovered: false }
-    const segment = await Segment.create(ctx, emptyBaseOffset)
-    return { segments: [segment], end: { segmentBase: emptyBaseOffset, position: 0, nextOffset: emptyBaseOffset, maxTimestamp: -1 }, recovered: false }
+    const end = emptyPosition(emptyBaseOffset)
+    if (ctx.readOnly) return { segments, end, recovered: false }
+    return { segments: [await Segment.create(ctx, emptyBaseOffset)], end, recovered: false }
   }
   const marker = await readLogPosition(ctx.io, path.join(ctx.dir, CLEAN_SHUTDOWN_FILE))
   if (marker !== null) {

@@ -52,8 +52,8 @@ export class Segment {
   maxTimestamp = -1
   /** Offset after the last batch; known for the active segment and once a sealed one is scanned. */
   nextOffset: number
-  /** Timestamp of the first batch, which starts the `segmentMs` clock; -1 while empty. */
-  firstTimestamp = -1
+  /** Clock time of the first append, which starts the `segmentMs` clock; -1 while empty. */
+  rollStartMs = -1
   sealed = false
   private bytesSinceIndexEntry = 0
   private persistedIndexEntries = 0
@@ -94,7 +94,6 @@ export class Segment {
 
   /** The indexing rule, shared by appends and rebuilds so both produce the same index. */
   indexBatch(position: number, batch: IndexedBatch): void {
-    if (this.firstTimestamp < 0) this.firstTimestamp = batch.maxTimestamp
     const addEntry = this.bytesSinceIndexEntry >= this.ctx.indexIntervalBytes
     if (addEntry) {
       this.offsetIndex.append(batch.baseOffset, position)
@@ -171,7 +170,6 @@ export class Segment {
    */
   async rebuildIndexes(): Promise<void> {
     const sealed = this.sealed || !this.loadedFlag
-    const wasFirstTimestamp = this.firstTimestamp
     this.resetIndexes()
     const result = await scanBatches(this.ctx.io, this.fd, {
       fromPosition: 0,
@@ -184,10 +182,7 @@ export class Segment {
     if (result.problem !== null) {
       this.ctx.logger.warn(`${this.paths.log}: indexed up to byte ${result.validEndPosition}: ${result.problem}`)
     }
-    if (!sealed) {
-      if (wasFirstTimestamp >= 0) this.firstTimestamp = wasFirstTimestamp
-      return
-    }
+    if (!sealed) return
     this.seal()
     if (!this.ctx.readOnly) await this.rewriteIndexFiles()
   }
@@ -196,7 +191,6 @@ export class Segment {
     this.offsetIndex = new OffsetIndex(this.baseOffset)
     this.timeIndex = new TimeIndex(this.baseOffset)
     this.maxTimestamp = -1
-    this.firstTimestamp = -1
     this.bytesSinceIndexEntry = 0
     this.nextOffset = this.baseOffset
     this.persistedIndexEntries = 0

@@ -51,7 +51,7 @@ describe(`opening a partition of ${SEGMENTS} segments`, () => {
     it(`(${shutdown}) reads no sealed segment file until one is asked for`, async () => {
       const dir = tempDir()
       const { lastSize } = writeManySegments(dir)
-      const point = encodeLogPosition({ segmentBase: lastBase, position: lastSize, nextOffset: end, maxTimestamp: T0 + end - 1 })
+      const point = encodeLogPosition({ segmentBase: lastBase, position: lastSize, nextOffset: end, maxTimestamp: T0 + end - 1, rollStartMs: T0 })
       fs.writeFileSync(path.join(dir, shutdown === 'clean' ? CLEAN_SHUTDOWN_FILE : RECOVERY_CHECKPOINT_FILE), point)
 
       const io = countingIO()

@@ -94,6 +94,24 @@ describe('partition log: append and read', () => {
     await log.close()
   })
 
+  it('keeps the segmentMs clock of the active segment across a reopen, whatever the record timestamps', async () => {
+    let now = 5_000_000
+    const dir = tempDir()
+    const options = { segmentMs: 1000, clock: () => now }
+    const old = { timestamp: 946_684_800_000 } // records stamped in the year 2000
+    const log = await openLog(dir, options)
+    await log.append([{ ...recordFor(0), ...old }])
+    await log.close()
+    now += 500
+    const reopened = await openLog(dir, options)
+    await reopened.append([{ ...recordFor(1), ...old }])
+    expect(reopened.segmentCount).toBe(1)
+    now += 500
+    await reopened.append([{ ...recordFor(2), ...old }])
+    expect(reopened.segmentCount).toBe(2)
+    await reopened.close()
+  })
+
   it('survives close and reopen: same records, appends continue at the next offset', async () => {
     const dir = tempDir()
     const log = await openLog(dir, { segmentBytes: 1024 })

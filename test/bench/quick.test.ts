@@ -1,0 +1,84 @@
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { tempDir } from '../helpers/temp-dir.js'
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const defaultResults = path.join(repoRoot, 'bench', 'results', 'latest.json')
+
+const EXPECTED_WORKLOADS = [
+  'W1.append.100B.never',
+  'W1.append.100B.always',
+  'W1.append.1024B.never',
+  'W1.append.1024B.always',
+  'W2.replay.100B',
+  'W2.replay.1024B',
+]
+
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+function runBench(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', path.join('bench', 'run.ts'), ...args],
+      { cwd: repoRoot, env, maxBuffer: 16 * 1024 * 1024, timeout: 110_000 },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
+    )
+  })
+}
+
+function expectPositive(value: unknown, what: string): void {
+  expect(typeof value, what).toBe('number')
+  expect(Number.isFinite(value as number) && (value as number) > 0, `${what} = ${String(value)}`).toBe(true)
+}
+
+function expectSummary(summary: unknown, what: string): void {
+  const { median, min, max } = summary as Record<string, unknown>
+  for (const [name, value] of Object.entries({ median, min, max })) expectPositive(value, `${what}.${name}`)
+  expect(min as number, `${what}: min <= median`).toBeLessThanOrEqual(median as number)
+  expect(median as number, `${what}: median <= max`).toBeLessThanOrEqual(max as number)
+}
+
+describe('npm run bench -- --quick', () => {
+  it('exits 0 and writes positive figures for every workload, without touching bench/results/latest.json', async () => {
+    const out = path.join(tempDir('spool-bench-test-'), 'results.json')
+    const before = fs.existsSync(defaultResults) ? fs.readFileSync(defaultResults) : null
+
+    const run = await runBench(['--quick'], { ...process.env, SPOOL_BENCH_OUT: out })
+
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toContain('| Workload')
+    const results = JSON.parse(fs.readFileSync(out, 'utf8'))
+    expect(results.mode).toBe('quick')
+    expect(Number.isNaN(Date.parse(results.date))).toBe(false)
+    expect(results.machine.node).toBe(process.version)
+    for (const field of ['os', 'cpu']) expect(typeof results.machine[field]).toBe('string')
+    expectPositive(results.machine.cpuCount, 'machine.cpuCount')
+
+    const workloads = results.workloads as Record<string, unknown>[]
+    expect(workloads.map((w) => w['id'])).toEqual(EXPECTED_WORKLOADS)
+    for (const w of workloads) {
+      const id = String(w['id'])
+      for (const field of ['records', 'bytes', 'valueBytes']) expectPositive(w[field], `${id}.${field}`)
+      expect(w['runs'] as number, `${id}.runs`).toBeGreaterThanOrEqual(3)
+      for (const sideName of ['spool', 'raw']) {
+        const side = w[sideName] as Record<string, unknown>
+        for (const figure of ['seconds', 'recordsPerSec', 'mbPerSec']) expectSummary(side[figure], `${id}.${sideName}.${figure}`)
+        const samples = side['samplesSeconds'] as unknown[]
+        expect(samples.length, `${id}.${sideName}.samplesSeconds`).toBe(w['runs'])
+        samples.forEach((s, i) => expectPositive(s, `${id}.${sideName}.samplesSeconds[${i}]`))
+      }
+      expectSummary(w['ratio'], `${id}.ratio`)
+    }
+
+    if (before === null) expect(fs.existsSync(defaultResults)).toBe(false)
+    else expect(fs.readFileSync(defaultResults).equals(before)).toBe(true)
+  }, 120_000)
+})
