@@ -1,4 +1,3 @@
-import CRC32 from 'crc-32'
 import {
   ATTRIBUTES_COMPRESSION_MASK,
   BATCH_HEADER_BYTES,
@@ -15,6 +14,7 @@ import {
   OFFSET_MAX_TIMESTAMP,
   OFFSET_RECORD_COUNT,
 } from './batch-format.js'
+import { crc32 } from './crc32.js'
 import { readInt64 } from './int64.js'
 import type { RecordHeader, StoredRecord } from './types.js'
 import { readZigzagVarlong, type VarintRead } from './varint.js'
@@ -70,7 +70,7 @@ export function headerProblem(header: BatchHeader, maxBatchBytes: number): strin
 }
 
 export function computeBatchCrc(buf: Buffer, pos: number, sizeBytes: number): number {
-  return CRC32.buf(buf.subarray(pos + CRC_START, pos + sizeBytes)) >>> 0
+  return crc32(buf.subarray(pos + CRC_START, pos + sizeBytes))
 }
 
 export function batchCrcValid(buf: Buffer, pos: number, header: BatchHeader): boolean {

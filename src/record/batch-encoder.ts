@@ -1,4 +1,3 @@
-import CRC32 from 'crc-32'
 import {
   BATCH_HEADER_BYTES,
   BATCH_LOG_OVERHEAD_BYTES,
@@ -21,6 +20,7 @@ import {
   OFFSET_PRODUCER_ID,
   OFFSET_RECORD_COUNT,
 } from './batch-format.js'
+import { crc32 } from './crc32.js'
 import { writeInt64 } from './int64.js'
 import type { RecordInput } from './types.js'
 import { writeZigzagVarint, writeZigzagVarlong, zigzagVarintSize, zigzagVarlongSize } from './varint.js'
@@ -93,7 +93,12 @@ function writeHeaders(out: Buffer, pos: number, record: RecordInput): number {
  * Encodes records into one batch: a size pass, then one allocation and one write pass.
  * Throws RECORD_TOO_LARGE when the batch would exceed `maxBatchBytes`, before any I/O.
  */
-export function encodeBatch(records: readonly RecordInput[], now: number, maxBatchBytes: number): EncodedBatch {
+export function encodeBatch(
+  records: readonly RecordInput[],
+  now: number,
+  maxBatchBytes: number,
+  allocate: (size: number) => Buffer = Buffer.allocUnsafe,
+): EncodedBatch {
   const count = records.length
   if (count === 0) throw invalidArgument('records', 'must hold at least one record')
   if (bodySizes.length < count) bodySizes = new Int32Array(Math.max(count, bodySizes.length * 2))
@@ -129,7 +134,7 @@ export function encodeBatch(records: readonly RecordInput[], now: number, maxBat
     }
   }
 
-  const out = Buffer.allocUnsafe(total)
+  const out = allocate(total)
   writeBatchHeader(out, count, baseTimestamp, maxTimestamp, total)
   let pos = BATCH_HEADER_BYTES
   for (let i = 0; i < count; i++) {
@@ -142,7 +147,7 @@ export function encodeBatch(records: readonly RecordInput[], now: number, maxBat
     pos = writeBytesField(out, pos, record.value)
     pos = writeHeaders(out, pos, record)
   }
-  out.writeInt32BE(CRC32.buf(out.subarray(CRC_START)), OFFSET_CRC)
+  out.writeUInt32BE(crc32(out.subarray(CRC_START)), OFFSET_CRC)
   return { bytes: out, recordCount: count, baseTimestamp, maxTimestamp }
 }
 

@@ -22,17 +22,34 @@ export async function fsyncDirectory(io: StorageIO, dir: string): Promise<void> 
 
 /** Writes all of `buffers` at `position`, looping over short writes. */
 export async function writeFully(io: StorageIO, fd: number, buffers: Buffer[], position: number): Promise<void> {
-  let remaining = buffers
+  let remaining = buffers.filter((buffer) => buffer.length > 0)
   let at = position
-  for (;;) {
-    const total = remaining.reduce((sum, b) => sum + b.length, 0)
-    if (total === 0) return
+  while (remaining.length > 0) {
     const written = await io.writev(fd, remaining, at)
-    if (written <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' })
-    if (written === total) return
     at += written
-    remaining = dropBytes(remaining, written)
+    remaining = afterWrite(remaining, written)
   }
+}
+
+/**
+ * The same on the calling thread. Appends use it: a write into the page cache takes
+ * microseconds, less than the round trip through libuv's threadpool, and the append
+ * that follows can then be encoded while the fsync of this one runs.
+ */
+export function writeFullySync(io: StorageIO, fd: number, buffers: Buffer[], position: number): void {
+  let remaining = buffers.filter((buffer) => buffer.length > 0)
+  let at = position
+  while (remaining.length > 0) {
+    const written = io.writevSync(fd, remaining, at)
+    at += written
+    remaining = afterWrite(remaining, written)
+  }
+}
+
+/** What is left to write after a (possibly short) write of `written` bytes. */
+function afterWrite(buffers: Buffer[], written: number): Buffer[] {
+  if (written <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' })
+  return dropBytes(buffers, written)
 }
 
 function dropBytes(buffers: Buffer[], count: number): Buffer[] {

@@ -10,6 +10,8 @@ export interface StorageIO {
   close(fd: number): Promise<void>
   /** Writes once; may write less than asked (the caller loops). */
   writev(fd: number, buffers: Buffer[], position: number): Promise<number>
+  /** The same on the calling thread (see appendToLog for why appends use it). */
+  writevSync(fd: number, buffers: Buffer[], position: number): number
   read(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number>
   fdatasync(fd: number): Promise<void>
   fsync(fd: number): Promise<void>
@@ -31,6 +33,7 @@ export const nodeIO: StorageIO = {
   open: (path, flags) => fse.open(path, flags),
   close: (fd) => fse.close(fd),
   writev: async (fd, buffers, position) => (await fse.writev(fd, buffers, position)).bytesWritten,
+  writevSync: (fd, buffers, position) => fse.writevSync(fd, buffers, position),
   read: async (fd, buffer, offset, length, position) => (await fse.read(fd, buffer, offset, length, position)).bytesRead,
   fdatasync: (fd) => fse.fdatasync(fd),
   fsync: (fd) => fse.fsync(fd),

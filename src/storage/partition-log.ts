@@ -13,9 +13,10 @@ import {
   SCAN_CHUNK_BYTES,
 } from '../limits.js'
 import { decodeRecords, lastOffsetOf, MalformedBatchError, forEachRecordTime } from '../record/batch-decoder.js'
+import { BatchArena } from '../record/batch-arena.js'
 import { type EncodedBatch, encodeBatch, setBatchBaseOffset } from '../record/batch-encoder.js'
 import type { RecordInput, StoredRecord } from '../record/types.js'
-import { fsyncDirectory, writeFileAtomic, writeFully } from './atomic-file.js'
+import { fsyncDirectory, writeFileAtomic, writeFullySync } from './atomic-file.js'
 import { type DirLock, acquireDirLock } from './dir-lock.js'
 import { type FlushPolicy, checkFlushPolicy } from './flush-policy.js'
 import { type StorageIO, nodeIO } from './io.js'
@@ -115,6 +116,8 @@ export class PartitionLog {
   private flushedBytes = 0
   private readonly timers: NodeJS.Timeout[] = []
   private readonly appendListeners = new Set<(endOffset: number) => void>()
+  private readonly arena = new BatchArena()
+  private readonly allocateBatch = (size: number): Buffer => this.arena.allocate(size)
 
   private constructor(
     readonly dir: string,
@@ -227,7 +230,7 @@ export class PartitionLog {
     try {
       this.checkWritable()
       if (!Array.isArray(records)) throw invalidArgument('records', 'must be an array of records')
-      const batch = encodeBatch(records, this.options.clock(), this.options.maxBatchBytes)
+      const batch = encodeBatch(records, this.options.clock(), this.options.maxBatchBytes, this.allocateBatch)
       return new Promise<AppendResult>((resolve, reject) => {
         this.queue.push({ batch, resolve, reject })
         this.writing ??= this.runWriter()
@@ -312,13 +315,15 @@ export class PartitionLog {
       offset += batch.recordCount
     }
     try {
-      await writeFully(this.ctx.io, segment.fd, buffers, startPosition)
+      writeFullySync(this.ctx.io, segment.fd, buffers, startPosition)
     } catch (error) {
+      for (const buffer of buffers) this.arena.release(buffer)
       await this.undoWrite(segment, startPosition, error)
       const spoolError = ioError('appending to', segment.paths.log, error)
       for (const request of requests) request.reject(spoolError)
       return
     }
+    for (const buffer of buffers) this.arena.release(buffer)
     if (segment.rollStartMs < 0) segment.rollStartMs = this.options.clock()
     let position = startPosition
     for (let k = 0; k < requests.length; k++) {

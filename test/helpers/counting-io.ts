@@ -32,6 +32,7 @@ export function countingIO(inner: StorageIO = nodeIO): CountingIO {
       await inner.close(fd)
     },
     writev: (fd, buffers, position) => (note('writev', byFd(fd)), inner.writev(fd, buffers, position)),
+    writevSync: (fd, buffers, position) => (note('writev', byFd(fd)), inner.writevSync(fd, buffers, position)),
     read: (fd, buffer, offset, length, position) => (note('read', byFd(fd)), inner.read(fd, buffer, offset, length, position)),
     fdatasync: (fd) => (note('fdatasync', byFd(fd)), inner.fdatasync(fd)),
     fsync: (fd) => (note('fsync', byFd(fd)), inner.fsync(fd)),

@@ -5,7 +5,9 @@ import { encodeBatch, setBatchBaseOffset } from '../../src/record/batch-encoder.
 import { BATCH_HEADER_BYTES, CRC_START } from '../../src/record/batch-format.js'
 import type { RecordInput, StoredRecord } from '../../src/record/types.js'
 import { readZigzagVarlong, writeZigzagVarint, writeZigzagVarlong, zigzagVarintSize, zigzagVarlongSize } from '../../src/record/varint.js'
+import CRC32 from 'crc-32'
 import { isSpoolError } from '../../src/errors.js'
+import { crc32, crc32Reference } from '../../src/record/crc32.js'
 import { plain } from '../helpers/records.js'
 
 const MAX_BATCH = 16 * 1024 * 1024
@@ -57,6 +59,19 @@ describe('zigzag varints', () => {
     expect([...buf.subarray(0, writeZigzagVarint(buf, 0, 1))]).toEqual([0x02])
     expect([...buf.subarray(0, writeZigzagVarint(buf, 0, 64))]).toEqual([0x80, 0x01])
     expect([...buf.subarray(0, writeZigzagVarint(buf, 0, -65))]).toEqual([0x81, 0x01])
+  })
+})
+
+describe('batch checksum', () => {
+  it('is the CRC-32 of the crc-32 package, whichever implementation computes it', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 5000 }), (data) => {
+        expect(crc32(data)).toBe(crc32Reference(data))
+        expect(crc32Reference(data)).toBe(CRC32.buf(data) >>> 0)
+      }),
+      { numRuns: 500 },
+    )
+    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926) // the standard check value
   })
 })
 

@@ -141,6 +141,9 @@ describe('partition log: flush policies', () => {
     expect(syncs).toBeGreaterThanOrEqual(1)
     expect(syncs).toBeLessThanOrEqual(3)
     expect(writes).toBe(syncs)
+    // Batches encoded side by side in the shared arena were each written intact.
+    const byOffset = new Map(results.map((r, i) => [r.baseOffset, plain(recordFor(i))]))
+    for (const record of await readAll(log)) expect(plain(record)).toEqual(byOffset.get(record.offset))
     await log.close()
   })
 

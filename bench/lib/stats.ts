@@ -1,0 +1,18 @@
+/** Median, min and max of a set of samples, rounded to 6 significant digits for stable JSON diffs. */
+export interface Summary {
+  median: number
+  min: number
+  max: number
+}
+
+export function round(value: number): number {
+  return Number(value.toPrecision(6))
+}
+
+export function summarize(samples: readonly number[]): Summary {
+  if (samples.length === 0) throw new Error('summarize: no samples')
+  const sorted = [...samples].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  const median = sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+  return { median: round(median), min: round(sorted[0]!), max: round(sorted[sorted.length - 1]!) }
+}

@@ -1,0 +1,87 @@
+/**
+ * W2 replay: every record W1 wrote (the partition of W1's flush 'never' warm-up run,
+ * which W1 keeps for this) read back from offset 0 with `read()` in a loop,
+ * beside sequential `fs.readSync` of the same `.log` files in chunks of the same size.
+ * Before each pair the files are read once untimed, so both sides read from the page
+ * cache: the comparison is spool's per-record cost against a plain copy.
+ */
+import fs from 'node:fs'
+import { PartitionLog } from '../src/storage/partition-log.js'
+import type { Logger } from '../src/storage/logger.js'
+import type { DatasetSize } from './lib/dataset.js'
+import { segmentLogFiles } from './lib/log-files.js'
+import { type WorkloadResult, workloadResult } from './lib/result.js'
+import { pairedRuns, timed } from './lib/timing.js'
+
+export interface ReplayOptions {
+  runs: number
+  /** `maxBytes` of each `read()`, and the raw side's chunk size. */
+  readBytes: number
+  logger: Logger
+}
+
+/** Reads the whole log from offset 0; returns the seconds the reads took. */
+async function spoolReplay(dir: string, data: DatasetSize, options: ReplayOptions): Promise<number> {
+  const log = await PartitionLog.open(dir, { readOnly: true, logger: options.logger })
+  let count = 0
+  try {
+    const end = log.endOffset
+    const seconds = await timed(async () => {
+      let offset = 0
+      while (offset < end) {
+        const { records, nextOffset } = await log.read(offset, { maxBytes: options.readBytes })
+        if (nextOffset <= offset) throw new Error(`read made no progress at offset ${offset}`)
+        count += records.length
+        offset = nextOffset
+      }
+    })
+    if (count !== data.records) throw new Error(`spool replayed ${count} records, expected ${data.records}`)
+    return seconds
+  } finally {
+    await log.close()
+  }
+}
+
+/** Reads the files front to back into one reused buffer; returns the bytes read. */
+function readFiles(files: readonly string[], buffer: Buffer): number {
+  let total = 0
+  for (const file of files) {
+    const fd = fs.openSync(file, 'r')
+    try {
+      for (let n; (n = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0; ) total += n
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+  return total
+}
+
+/** Replays `dir`, a partition W1 wrote from `data`, `runs` times (plus a warm-up). */
+export async function replayWorkload(dir: string, data: DatasetSize, options: ReplayOptions): Promise<WorkloadResult> {
+  const id = `W2.replay.${data.valueBytes}B`
+  const buffer = Buffer.allocUnsafe(options.readBytes)
+  const files = segmentLogFiles(dir)
+  const samples = await pairedRuns({
+    runs: options.runs,
+    label: id,
+    beforePair: () => readFiles(files, buffer),
+    spool: () => spoolReplay(dir, data, options),
+    raw: async () => {
+      let read = 0
+      const seconds = await timed(() => {
+        read = readFiles(files, buffer)
+      })
+      if (read !== data.bytes) throw new Error(`raw read ${read} bytes, expected ${data.bytes}`)
+      return seconds
+    },
+  })
+  return workloadResult(
+    { id, workload: 'W2', title: `W2 replay ${data.valueBytes} B`, valueBytes: data.valueBytes, records: data.records, bytes: data.bytes },
+    {
+      spool: `PartitionLog.read from offset 0 in a loop, maxBytes ${options.readBytes}, counting records`,
+      raw: `fs.readSync of the same .log files in ${options.readBytes}-byte chunks`,
+    },
+    samples,
+    null,
+  )
+}

@@ -1,0 +1,160 @@
+/**
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --runs N]`: runs W1 (append) and W2
+ * (replay) beside raw fs on the same bytes, prints a Markdown table and writes the
+ * figures to bench/results/latest.json (or --out, or $SPOOL_BENCH_OUT).
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import type { Logger } from '../src/storage/logger.js'
+import { appendWorkload } from './append.js'
+import { type DatasetSize, makeDataset } from './lib/dataset.js'
+import { formatBytes, formatInteger, formatMB, formatPercent, formatSummary } from './lib/format.js'
+import { machineInfo } from './lib/machine.js'
+import type { WorkloadResult } from './lib/result.js'
+import { markdownTable } from './lib/table.js'
+import { removeDir } from './lib/temp-dir.js'
+import { replayWorkload } from './replay.js'
+
+const DEFAULT_OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json')
+const MIN_RUNS = 3
+
+interface BenchConfig {
+  mode: 'full' | 'quick'
+  records: number
+  batchRecords: number
+  keyBytes: number
+  valueBytes: number[]
+  runs: number
+  warmupRuns: number
+  readBytes: number
+  seed: number
+}
+
+function configFrom(argv: string[]): { config: BenchConfig; out: string } {
+  const { values } = parseArgs({
+    args: argv,
+    options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, runs: { type: 'string' } },
+    strict: true,
+  })
+  const runs = values.runs === undefined ? MIN_RUNS : Number(values.runs)
+  if (!Number.isSafeInteger(runs) || runs < MIN_RUNS) throw new Error(`--runs must be an integer of at least ${MIN_RUNS}`)
+  const config: BenchConfig = {
+    mode: values.quick ? 'quick' : 'full',
+    records: values.quick ? 50_000 : 1_000_000,
+    batchRecords: 1_000,
+    keyBytes: 16,
+    valueBytes: [100, 1024],
+    runs,
+    warmupRuns: 1,
+    readBytes: 1024 * 1024,
+    seed: 0x5eed,
+  }
+  const out = path.resolve(values.out ?? process.env['SPOOL_BENCH_OUT'] ?? DEFAULT_OUT)
+  return { config, out }
+}
+
+interface AppendPhase {
+  results: WorkloadResult[]
+  /** W1's warm-up partition, for W2; the caller removes it. */
+  replayDir: string
+  size: DatasetSize
+}
+
+/**
+ * W1 for one value size. The dataset lives only in here: W2 runs after it is dropped, so
+ * that a million live record objects do not slow down the replay's garbage collections.
+ */
+async function appendPhase(config: BenchConfig, valueBytes: number, logger: Logger): Promise<AppendPhase> {
+  const data = makeDataset({ records: config.records, batchRecords: config.batchRecords, keyBytes: config.keyBytes, valueBytes, seed: config.seed })
+  process.stderr.write(`${formatInteger(data.records)} records of ${valueBytes} B values: ${formatBytes(data.bytes)} of log\n`)
+  const size: DatasetSize = { records: data.records, bytes: data.bytes, valueBytes: data.valueBytes }
+  const never = await appendWorkload(data, 'never', { runs: config.runs, logger, keepWarmupDir: true })
+  try {
+    const always = await appendWorkload(data, 'always', { runs: config.runs, logger, keepWarmupDir: false })
+    return { results: [never.result, always.result], replayDir: never.dir!, size }
+  } catch (error) {
+    if (never.dir !== null) removeDir(never.dir)
+    throw error
+  }
+}
+
+async function runAll(config: BenchConfig, logger: Logger): Promise<WorkloadResult[]> {
+  const appends: WorkloadResult[] = []
+  const replays: WorkloadResult[] = []
+  for (const valueBytes of config.valueBytes) {
+    const phase = await appendPhase(config, valueBytes, logger)
+    appends.push(...phase.results)
+    try {
+      replays.push(await replayWorkload(phase.replayDir, phase.size, { runs: config.runs, readBytes: config.readBytes, logger }))
+    } finally {
+      removeDir(phase.replayDir)
+    }
+  }
+  return [...appends, ...replays]
+}
+
+function report(config: BenchConfig, results: readonly WorkloadResult[], date: string, out: string): string {
+  const machine = machineInfo()
+  const rows = results.map((r) => [
+    r.title,
+    formatSummary(r.spool.recordsPerSec, formatInteger),
+    formatSummary(r.spool.mbPerSec, formatMB),
+    formatSummary(r.raw.recordsPerSec, formatInteger),
+    formatSummary(r.raw.mbPerSec, formatMB),
+    formatSummary(r.ratio, formatPercent),
+    r.target?.text ?? '—',
+    r.target === null ? '' : r.target.met ? 'yes' : 'NO',
+  ])
+  const table = markdownTable(
+    ['Workload', 'spool records/s', 'spool MB/s', 'raw records/s', 'raw MB/s', 'spool/raw', 'target', 'met'],
+    rows,
+    ['left', 'right', 'right', 'right', 'right', 'right', 'left', 'left'],
+  )
+  return [
+    `## spool storage benchmark (${config.mode}), ${date}`,
+    '',
+    `${machine.cpu} × ${machine.cpuCount}, ${machine.os}, Node ${machine.node}, temp dir ${machine.tmpdir} (${machine.tmpdirFileSystem ?? 'file system unknown'})`,
+    `${formatInteger(config.records)} records a workload, ${formatInteger(config.batchRecords)} a batch, ${config.keyBytes} B keys; ` +
+      `${config.runs} runs each after ${config.warmupRuns} untimed warm-up, fresh temp dir each run; figures are median (min–max); MB = 10^6 bytes.`,
+    '',
+    table,
+    '',
+    "raw: W1 'never' = fs.writeSync of the same encoded batches, one chunk per batch; W1 'always' = the same plus fs.fdatasyncSync after each chunk;",
+    `W2 = fs.readSync of the same .log files in ${formatBytes(config.readBytes)} chunks (page cache warmed for both sides). spool/raw = raw time / spool time, per paired run.`,
+    `Results: ${displayPath(out)}`,
+  ].join('\n')
+}
+
+function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file)
+  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative
+}
+
+function writeJson(file: string, value: unknown): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  const temp = `${file}.tmp`
+  fs.writeFileSync(temp, `${JSON.stringify(value, null, 2)}\n`)
+  fs.renameSync(temp, file)
+}
+
+async function main(): Promise<void> {
+  const { config, out } = configFrom(process.argv.slice(2))
+  const warnings: string[] = []
+  const logger: Logger = {
+    warn: (message) => {
+      warnings.push(message)
+      process.stderr.write(`spool: warning: ${message}\n`)
+    },
+  }
+  const date = new Date().toISOString()
+  const results = await runAll(config, logger)
+  writeJson(out, { schema: 1, date, mode: config.mode, machine: machineInfo(), config, workloads: results, warnings })
+  process.stdout.write(`${report(config, results, date, out)}\n`)
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  process.exitCode = 1
+})
