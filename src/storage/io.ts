@@ -17,6 +17,7 @@ export interface StorageIO {
   fsync(fd: number): Promise<void>
   ftruncate(fd: number, length: number): Promise<void>
   fstatSize(fd: number): Promise<number>
+  statSize(path: string): Promise<number>
   readdir(path: string): Promise<string[]>
   mkdirp(path: string): Promise<void>
   rename(from: string, to: string): Promise<void>
@@ -39,6 +40,7 @@ export const nodeIO: StorageIO = {
   fsync: (fd) => fse.fsync(fd),
   ftruncate: (fd, length) => fse.ftruncate(fd, length),
   fstatSize: async (fd) => (await fse.fstat(fd)).size,
+  statSize: async (path) => (await fse.stat(path)).size,
   readdir: (path) => fse.readdir(path),
   mkdirp: (path) => fse.mkdirp(path).then(() => undefined),
   rename: (from, to) => fse.rename(from, to),

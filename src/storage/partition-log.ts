@@ -220,6 +220,13 @@ export class PartitionLog {
     return this.segments
   }
 
+  /** Bytes of all segment files' logs (sealed ones are stat'ed, not loaded). */
+  async sizeBytes(): Promise<number> {
+    let total = 0
+    for (const segment of this.segments) total += await segment.logSizeBytes()
+    return total
+  }
+
   /** Calls `listener` with the new end offset each time appended records become visible. */
   onAppend(listener: (endOffset: number) => void): () => void {
     this.appendListeners.add(listener)

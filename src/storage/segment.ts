@@ -265,6 +265,16 @@ export class Segment {
     }
   }
 
+  /** The `.log` size, without loading the segment. */
+  async logSizeBytes(): Promise<number> {
+    if (this.loadedFlag) return this.sizeBytes
+    try {
+      return await this.ctx.io.statSize(this.paths.log)
+    } catch (error) {
+      throw ioError('reading the size of', this.paths.log, error)
+    }
+  }
+
   async read(position: number, length: number): Promise<Buffer> {
     try {
       return await readAt(this.ctx.io, this.fd, position, length)

@@ -38,6 +38,7 @@ export function countingIO(inner: StorageIO = nodeIO): CountingIO {
     fsync: (fd) => (note('fsync', byFd(fd)), inner.fsync(fd)),
     ftruncate: (fd, length) => (note('ftruncate', byFd(fd)), inner.ftruncate(fd, length)),
     fstatSize: (fd) => (note('fstat', byFd(fd)), inner.fstatSize(fd)),
+    statSize: (path) => (note('stat', path), inner.statSize(path)),
     readdir: (path) => (note('readdir', path), inner.readdir(path)),
     mkdirp: (path) => (note('mkdirp', path), inner.mkdirp(path)),
     rename: (from, to) => (note('rename', to), inner.rename(from, to)),
