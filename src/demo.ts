@@ -1,51 +1,45 @@
 /**
- * The quickstart's main job: append to a partition log in the default data directory,
- * read it back across segment rolls, find an offset by time, and show that it all
- * survives a reopen. Run it twice: the second run continues where the first stopped.
+ * The quickstart's main job, on the default data directory (./spool-data, or
+ * $SPOOL_DATA_DIR): create a topic of several partitions, send keyed records — each key
+ * lands on the partition a Kafka producer would pick — and describe the result. Run it
+ * again: the data is still there and the offsets continue.
  */
-import path from 'node:path'
-import { PartitionLog } from './index.js'
+import { isSpoolError, openSpool } from './index.js'
 
-const DEFAULT_DATA_DIR = './spool-data'
+const TOPIC = 'orders'
+const PARTITIONS = 6
+const USERS = ['user-1', 'user-2', 'user-3', 'user-7', 'user-42']
 
 async function main(): Promise<void> {
-  const dataDir = process.env.SPOOL_DATA_DIR ?? DEFAULT_DATA_DIR
-  const dir = path.join(dataDir, 'demo-0')
-  const log = await PartitionLog.open(dir, { flush: 'always', segmentBytes: 64 * 1024 })
-  const startedAt = Date.now()
-  const firstNew = log.endOffset
-
-  const batches = 20
-  const perBatch = 100
-  const sends = []
-  for (let b = 0; b < batches; b++) {
-    const records = Array.from({ length: perBatch }, (_, i) => ({
-      key: Buffer.from(`user-${(b * perBatch + i) % 7}`),
-      value: Buffer.from(JSON.stringify({ order: firstNew + b * perBatch + i, total: (i * 37) % 100 })),
-      headers: [{ key: 'source', value: Buffer.from('demo') }],
-    }))
-    sends.push(log.append(records))
+  const spool = await openSpool()
+  try {
+    if (!spool.listTopics().includes(TOPIC)) {
+      await spool.createTopic(TOPIC, { partitions: PARTITIONS, flush: 'always' })
+      console.log(`created topic "${TOPIC}" with ${PARTITIONS} partitions in ${spool.dir}`)
+    }
+    const producer = spool.producer()
+    // Sent together: the producer writes one batch per partition, and they share fsyncs.
+    const sends = USERS.flatMap((user) =>
+      [1, 2, 3].map((n) => producer.send({ topic: TOPIC, key: user, value: JSON.stringify({ user, order: n, total: n * 12 }) })),
+    )
+    const results = await Promise.all(sends)
+    for (const [i, user] of USERS.entries()) {
+      const mine = results.slice(i * 3, i * 3 + 3)
+      console.log(`  key ${user.padEnd(8)} -> partition ${mine[0]!.partition}, offsets ${mine.map((r) => r.offset).join(', ')}`)
+    }
+    const described = await spool.describeTopic(TOPIC)
+    console.log(`"${TOPIC}" now holds:`)
+    for (const p of described.partitions) {
+      const records = p.endOffset - p.startOffset
+      const range = records === 0 ? 'empty' : `${records} records at offsets ${p.startOffset}..${p.endOffset - 1}`
+      console.log(`  partition ${p.partition}: ${range}, ${p.bytes} bytes in ${p.segments} segment(s)`)
+    }
+  } finally {
+    await spool.close()
   }
-  const results = await Promise.all(sends) // appended concurrently: they share fsyncs
-  const last = results[results.length - 1]!
-  console.log(`appended ${batches * perBatch} records at offsets ${firstNew}..${last.lastOffset} in ${dir}`)
-  console.log(`the log holds offsets ${log.startOffset}..${log.endOffset - 1} in ${log.segmentCount} segments`)
-
-  const { records } = await log.read(firstNew, { maxBytes: 512 })
-  for (const record of records.slice(0, 3)) {
-    console.log(`  offset ${record.offset}  key=${record.key?.toString()}  value=${record.value?.toString()}`)
-  }
-  const byTime = await log.offsetForTimestamp(startedAt)
-  console.log(`first offset written at or after ${new Date(startedAt).toISOString()}: ${byTime}`)
-  await log.close()
-
-  const reopened = await PartitionLog.open(dir)
-  const again = await reopened.read(last.lastOffset)
-  console.log(`after reopening, offset ${last.lastOffset} reads back: ${again.records[0]?.value?.toString()}`)
-  await reopened.close()
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? `spool demo: ${error.message}` : error)
+  console.error(`spool demo: ${isSpoolError(error) ? `${error.code}: ${error.message}` : String(error)}`)
   process.exitCode = 1
 })

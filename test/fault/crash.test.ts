@@ -1,7 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { crashRecords } from '../fixtures/crash-records.js'
+import { runUntilKilled } from '../helpers/kill-child.js'
 import { openLog } from '../helpers/open-log.js'
 import { readAll } from '../helpers/read-all.js'
 import { plain } from '../helpers/records.js'
@@ -18,36 +18,20 @@ interface Ack {
   count: number
 }
 
-/** Starts the writer, lets it run for `runMs` after it opened, then SIGKILLs it. */
-function runAndKill(dir: string, round: number, runMs: number): Promise<{ acks: Ack[]; openedAt: number }> {
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', WRITER, dir, String(round)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    let buffered = ''
-    let openedAt = -1
-    const acks: Ack[] = []
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString()
-      const lines = buffered.split('\n')
-      buffered = lines.pop()! // a torn last line is not an acknowledgement
-      for (const line of lines) {
-        const [kind, ...fields] = line.split(' ')
-        if (kind === 'open') {
-          openedAt = Number(fields[0])
-          setTimeout(() => child.kill('SIGKILL'), runMs)
-        } else if (kind === 'ack') {
-          const [baseOffset, r, writer, seq, count] = fields.map(Number) as [number, number, number, number, number]
-          acks.push({ baseOffset, round: r, writer, seq, count })
-        }
-      }
-    })
-    child.on('error', reject)
-    child.on('exit', (code, signal) => {
-      if (signal !== 'SIGKILL') reject(new Error(`writer exited with ${code ?? signal} before it was killed`))
-      else resolve({ acks, openedAt })
-    })
-  })
+/** Runs the writer for `runMs` after it opened, SIGKILLs it, and parses what it printed. */
+async function runAndKill(dir: string, round: number, runMs: number): Promise<{ acks: Ack[]; openedAt: number }> {
+  const lines = await runUntilKilled(WRITER, [dir, String(round)], runMs)
+  let openedAt = -1
+  const acks: Ack[] = []
+  for (const line of lines) {
+    const [kind, ...fields] = line.split(' ')
+    if (kind === 'open') openedAt = Number(fields[0])
+    if (kind === 'ack') {
+      const [baseOffset, r, writer, seq, count] = fields.map(Number) as [number, number, number, number, number]
+      acks.push({ baseOffset, round: r, writer, seq, count })
+    }
+  }
+  return { acks, openedAt }
 }
 
 describe('crash: SIGKILL of a writer with flush always', () => {

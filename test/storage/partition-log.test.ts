@@ -1,23 +1,12 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { isSpoolError } from '../../src/errors.js'
 import { countingIO } from '../helpers/counting-io.js'
+import { expectCode } from '../helpers/expect-code.js'
 import { openLog } from '../helpers/open-log.js'
 import { readAll } from '../helpers/read-all.js'
 import { batchOf, plain, recordFor } from '../helpers/records.js'
 import { tempDir } from '../helpers/temp-dir.js'
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<Error> {
-  try {
-    await promise
-  } catch (error) {
-    expect(isSpoolError(error), String(error)).toBe(true)
-    expect((error as { code: string }).code).toBe(code)
-    return error as Error
-  }
-  throw new Error(`expected ${code}, but it succeeded`)
-}
 
 describe('partition log: append and read', () => {
   it('assigns contiguous offsets and reads records back byte for byte', async () => {
@@ -40,7 +29,7 @@ describe('partition log: append and read', () => {
     await log.append(batchOf(0, 2))
     expect((await log.read(2)).records).toEqual([])
     const error = await expectCode(log.read(3), 'OFFSET_OUT_OF_RANGE')
-    expect((error as unknown as { details: { endOffset: number } }).details.endOffset).toBe(2)
+    expect(error.details.endOffset).toBe(2)
     await expectCode(log.read(-1), 'INVALID_ARGUMENT')
     await expectCode(log.read(1.5), 'INVALID_ARGUMENT')
     await log.close()
