@@ -37,7 +37,7 @@ function targetFor(valueBytes: number, flush: AppendFlush): Target | null {
 }
 
 /** Appends every batch in sequence; returns the seconds the appends took. */
-async function spoolAppend(dir: string, data: Dataset, flush: AppendFlush, logger: Logger): Promise<number> {
+export async function spoolAppend(dir: string, data: Dataset, flush: AppendFlush, logger: Logger): Promise<number> {
   const log = await PartitionLog.open(dir, { flush, logger })
   let lastOffset = -1
   try {

@@ -15,6 +15,7 @@ import { machineInfo } from './lib/machine.js'
 import type { WorkloadResult } from './lib/result.js'
 import { markdownTable } from './lib/table.js'
 import { removeDir } from './lib/temp-dir.js'
+import { groupCommitWorkloads, producerWorkload } from './producer.js'
 import { replayWorkload } from './replay.js'
 
 const DEFAULT_OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json')
@@ -30,7 +31,12 @@ interface BenchConfig {
   warmupRuns: number
   readBytes: number
   seed: number
+  /** P2: sends each concurrent sender awaits one by one. */
+  sendsPerSender: number
 }
+
+/** The producer workloads (P1, P2) use the 100-byte values, as the issue asks. */
+const PRODUCER_VALUE_BYTES = 100
 
 function configFrom(argv: string[]): { config: BenchConfig; out: string } {
   const { values } = parseArgs({
@@ -50,6 +56,7 @@ function configFrom(argv: string[]): { config: BenchConfig; out: string } {
     warmupRuns: 1,
     readBytes: 1024 * 1024,
     seed: 0x5eed,
+    sendsPerSender: values.quick ? 10 : 200,
   }
   const out = path.resolve(values.out ?? process.env['SPOOL_BENCH_OUT'] ?? DEFAULT_OUT)
   return { config, out }
@@ -73,7 +80,12 @@ async function appendPhase(config: BenchConfig, valueBytes: number, logger: Logg
   const never = await appendWorkload(data, 'never', { runs: config.runs, logger, keepWarmupDir: true })
   try {
     const always = await appendWorkload(data, 'always', { runs: config.runs, logger, keepWarmupDir: false })
-    return { results: [never.result, always.result], replayDir: never.dir!, size }
+    const results = [never.result, always.result]
+    if (valueBytes === PRODUCER_VALUE_BYTES) {
+      for (const flush of ['never', 'always'] as const) results.push(await producerWorkload(data, flush, config.runs, logger))
+      results.push(...(await groupCommitWorkloads(data, config.sendsPerSender, config.runs, logger)))
+    }
+    return { results, replayDir: never.dir!, size }
   } catch (error) {
     if (never.dir !== null) removeDir(never.dir)
     throw error

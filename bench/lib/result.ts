@@ -21,7 +21,7 @@ export interface TargetResult {
 export interface WorkloadResult {
   /** Stable key, e.g. `W1.append.100B.never`. */
   id: string
-  workload: 'W1' | 'W2'
+  workload: 'W1' | 'W2' | 'P1' | 'P2'
   title: string
   valueBytes: number
   records: number

@@ -16,8 +16,10 @@ export function toBuffer(field: string, value: unknown): Buffer | null {
   throw invalidArgument(field, 'must be a Buffer, a Uint8Array, a string or null')
 }
 
-export function toHeaders(field: string, headers: unknown): RecordHeader[] {
-  if (headers === undefined || headers === null) return []
+const NO_HEADERS: readonly RecordHeader[] = Object.freeze([])
+
+export function toHeaders(field: string, headers: unknown): readonly RecordHeader[] {
+  if (headers === undefined || headers === null) return NO_HEADERS
   if (Array.isArray(headers)) {
     return headers.map((header: unknown, i) => {
       const { key, value } = (header ?? {}) as { key?: unknown; value?: unknown }

@@ -33,26 +33,31 @@ export interface ProducerOptions {
 export const DEFAULT_PRODUCER_MAX_BATCH_BYTES = 1024 * 1024
 export const DEFAULT_LINGER_MS = 0
 
-interface Waiter {
-  resolve: (metadata: RecordMetadata) => void
-  reject: (error: unknown) => void
-}
-
 /** Records waiting to be appended to one partition as one batch. */
 interface OpenBatch {
   topic: string
   partition: number
   log: PartitionLog
   records: RecordInput[]
-  waiters: Waiter[]
+  /** resolves[i] and rejects[i] settle the send of records[i]. */
+  resolves: Array<(metadata: RecordMetadata) => void>
+  rejects: Array<(error: unknown) => void>
   bytes: number
   timer: NodeJS.Timeout | null
   keyless: boolean
 }
 
+/** Per topic: the open batch of each partition, and the sticky partitioner for keyless records. */
+interface TopicBatches {
+  open: Array<OpenBatch | undefined>
+  sticky: StickyPartitioner
+}
+
 interface Prepared {
   topic: string
   partition: number
+  log: PartitionLog
+  partitions: number
   keyless: boolean
   record: RecordInput
   bytes: number
@@ -65,8 +70,7 @@ interface Prepared {
  * reaches maxBatchBytes.
  */
 export class Producer {
-  private readonly batches = new Map<string, OpenBatch>()
-  private readonly sticky = new Map<string, StickyPartitioner>()
+  private readonly byTopic = new Map<string, TopicBatches>()
   private readonly lingerMs: number
   private readonly maxBatchBytes: number
   private closed = false
@@ -82,8 +86,11 @@ export class Producer {
   /** Resolves with where the record was stored, once it is durable under the topic's flush policy. */
   send(record: ProducerRecord): Promise<RecordMetadata> {
     try {
-      const prepared = this.prepare(record, 'record')
-      return new Promise((resolve, reject) => this.enqueue(prepared, { resolve, reject }))
+      const batch = this.place(this.prepare(record, 'record'))
+      return new Promise((resolve, reject) => {
+        batch.resolves.push(resolve)
+        batch.rejects.push(reject)
+      })
     } catch (error) {
       return Promise.reject(error)
     }
@@ -94,7 +101,15 @@ export class Producer {
     try {
       if (!Array.isArray(records)) throw invalidArgument('records', 'must be an array')
       const prepared = records.map((record, i) => this.prepare(record, `records[${i}]`))
-      return Promise.all(prepared.map((p) => new Promise<RecordMetadata>((resolve, reject) => this.enqueue(p, { resolve, reject }))))
+      return Promise.all(
+        prepared.map((p) => {
+          const batch = this.place(p)
+          return new Promise<RecordMetadata>((resolve, reject) => {
+            batch.resolves.push(resolve)
+            batch.rejects.push(reject)
+          })
+        }),
+      )
     } catch (error) {
       return Promise.reject(error)
     }
@@ -104,7 +119,7 @@ export class Producer {
     if (this.closed) throw new SpoolError('CLOSED', 'the producer is closed; create a new one with spool.producer()')
     if (typeof record !== 'object' || record === null) throw invalidArgument(field, 'must be an object')
     const { topic } = record
-    const config = this.topics.config(topic)
+    const { config, logs } = this.topics.open(topic)
     if (!('value' in record)) throw invalidArgument(`${field}.value`, 'is required (null for a tombstone)')
     const key = toBuffer(`${field}.key`, record.key)
     const value = toBuffer(`${field}.value`, record.value)
@@ -117,78 +132,81 @@ export class Producer {
         { details: { topic, bytes, maxRecordBytes: config.maxRecordBytes } },
       )
     }
-    const partitions = this.topics.partitionCount(topic)
     let partition: number
-    if (record.partition !== undefined) {
-      partition = record.partition
-      this.topics.log(topic, partition) // UNKNOWN_PARTITION or INVALID_ARGUMENT when it does not exist
-    } else if (key !== null) {
-      partition = partitionForKey(key, partitions)
-    } else {
-      partition = this.stickyFor(topic).partition(partitions)
-    }
+    if (record.partition !== undefined) partition = record.partition
+    else if (key !== null) partition = partitionForKey(key, logs.length)
+    else partition = this.batchesOf(topic).sticky.partition(logs.length)
+    const log = logs[partition] ?? this.topics.log(topic, partition) // the lookup throws the precise error
     const input: RecordInput = { key, value, headers }
     if (record.timestamp !== undefined) input.timestamp = record.timestamp
-    return { topic, partition, keyless: key === null && record.partition === undefined, record: input, bytes }
+    return { topic, partition, log, partitions: logs.length, keyless: key === null && record.partition === undefined, record: input, bytes }
   }
 
-  private stickyFor(topic: string): StickyPartitioner {
-    let sticky = this.sticky.get(topic)
-    if (sticky === undefined) this.sticky.set(topic, (sticky = new StickyPartitioner()))
-    return sticky
+  private batchesOf(topic: string): TopicBatches {
+    let batches = this.byTopic.get(topic)
+    if (batches === undefined) this.byTopic.set(topic, (batches = { open: [], sticky: new StickyPartitioner() }))
+    return batches
   }
 
-  private enqueue(prepared: Prepared, waiter: Waiter): void {
-    const id = `${prepared.topic}\u0000${prepared.partition}`
-    let batch = this.batches.get(id)
+  /** Adds the record to its partition's open batch (writing a full one first); returns that batch. */
+  private place(prepared: Prepared): OpenBatch {
+    const batches = this.batchesOf(prepared.topic)
+    let batch = batches.open[prepared.partition]
     if (batch !== undefined && batch.records.length > 0 && batch.bytes + prepared.bytes > this.maxBatchBytes) {
-      void this.write(id, batch)
+      void this.write(batch)
       batch = undefined
     }
     if (batch === undefined) {
       batch = {
         topic: prepared.topic,
         partition: prepared.partition,
-        log: this.topics.log(prepared.topic, prepared.partition),
+        log: prepared.log,
         records: [],
-        waiters: [],
+        resolves: [],
+        rejects: [],
         bytes: 0,
         timer: null,
         keyless: false,
       }
-      this.batches.set(id, batch)
-      this.schedule(id, batch)
+      batches.open[prepared.partition] = batch
+      this.schedule(batch)
     }
     batch.records.push(prepared.record)
-    batch.waiters.push(waiter)
     batch.bytes += prepared.bytes
     batch.keyless ||= prepared.keyless
+    return batch
   }
 
-  private schedule(id: string, batch: OpenBatch): void {
-    if (this.lingerMs === 0) queueMicrotask(() => void this.write(id, batch))
-    else batch.timer = setTimeout(() => void this.write(id, batch), this.lingerMs)
+  private schedule(batch: OpenBatch): void {
+    if (this.lingerMs === 0) queueMicrotask(() => void this.write(batch))
+    else batch.timer = setTimeout(() => void this.write(batch), this.lingerMs)
   }
 
   /** Appends the batch (if it is still the open one for its partition); settles when it is done. */
-  private write(id: string, batch: OpenBatch): Promise<void> {
-    if (this.batches.get(id) !== batch) return Promise.resolve()
-    this.batches.delete(id)
+  private write(batch: OpenBatch): Promise<void> {
+    const batches = this.batchesOf(batch.topic)
+    if (batches.open[batch.partition] !== batch) return Promise.resolve()
+    batches.open[batch.partition] = undefined
     if (batch.timer !== null) clearTimeout(batch.timer)
-    if (batch.keyless && this.topics.has(batch.topic)) this.stickyFor(batch.topic).batchSent(this.topics.partitionCount(batch.topic))
+    if (batch.keyless && this.topics.has(batch.topic)) batches.sticky.batchSent(this.topics.partitionCount(batch.topic))
+    const { topic, partition, resolves, rejects } = batch
     return batch.log.append(batch.records).then(
       ({ baseOffset }) => {
-        batch.waiters.forEach((waiter, i) => waiter.resolve({ topic: batch.topic, partition: batch.partition, offset: baseOffset + i }))
+        for (let i = 0; i < resolves.length; i++) resolves[i]!({ topic, partition, offset: baseOffset + i })
       },
       (error: unknown) => {
-        for (const waiter of batch.waiters) waiter.reject(error)
+        for (const reject of rejects) reject(error)
       },
     )
   }
 
   /** Writes every open batch now; resolves when they are durable. */
   async flush(): Promise<void> {
-    await Promise.all([...this.batches].map(([id, batch]) => this.write(id, batch)))
+    const writes: Array<Promise<void>> = []
+    for (const { open } of this.byTopic.values()) {
+      for (const batch of open) if (batch !== undefined) writes.push(this.write(batch))
+    }
+    await Promise.all(writes)
   }
 
   async close(): Promise<void> {

@@ -107,13 +107,18 @@ export class Topics {
   }
 
   private get(name: string): OpenTopic {
-    const topic = this.topics.get(checkTopicName(name))
-    if (topic === undefined) {
-      throw new SpoolError('UNKNOWN_TOPIC', `topic "${name}" does not exist; create it first (spool topics create ${name})`, {
-        details: { topic: name },
-      })
-    }
-    return topic
+    const topic = this.topics.get(name)
+    if (topic !== undefined) return topic
+    checkTopicName(name)
+    throw new SpoolError('UNKNOWN_TOPIC', `topic "${name}" does not exist; create it first (spool topics create ${name})`, {
+      details: { topic: name },
+    })
+  }
+
+  /** A topic's configuration and partition logs, for the producer's hot path (one lookup a send). */
+  open(name: string): { readonly config: TopicConfig; readonly logs: readonly PartitionLog[] } {
+    const topic = this.get(name)
+    return { config: topic.entry.config, logs: topic.logs }
   }
 
   create(name: string, options: unknown): Promise<TopicDescription> {

@@ -11,6 +11,12 @@ const defaultResults = path.join(repoRoot, 'bench', 'results', 'latest.json')
 const EXPECTED_WORKLOADS = [
   'W1.append.100B.never',
   'W1.append.100B.always',
+  'P1.producer.100B.never',
+  'P1.producer.100B.always',
+  'P2.group-commit.1',
+  'P2.group-commit.10',
+  'P2.group-commit.100',
+  'P2.group-commit.1000',
   'W1.append.1024B.never',
   'W1.append.1024B.always',
   'W2.replay.100B',
