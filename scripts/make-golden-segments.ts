@@ -22,6 +22,7 @@ import { OFFSET_INDEX_ENTRY_BYTES } from '../src/storage/offset-index.js'
 import { PartitionLog } from '../src/storage/partition-log.js'
 import { parseSegmentFileName } from '../src/storage/paths.js'
 import { TIME_INDEX_ENTRY_BYTES } from '../src/storage/time-index.js'
+import type { ExpectedBatch, ExpectedRecord } from './golden-expected.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const GOLDEN_DIR = path.join(ROOT, 'segments', 'golden', 'v1')
@@ -119,13 +120,6 @@ function goldenBatches(): RecordInput[][] {
 
 const b64 = (bytes: Buffer | Uint8Array | null): string | null => (bytes === null ? null : Buffer.from(bytes).toString('base64'))
 
-interface ExpectedRecord {
-  offset: number
-  timestamp: number
-  key: string | null
-  value: string | null
-  headers: Array<{ key: string; value: string | null }>
-}
 
 function expectedRecord(offset: number, record: RecordInput | StoredRecord): ExpectedRecord {
   return {
@@ -137,16 +131,6 @@ function expectedRecord(offset: number, record: RecordInput | StoredRecord): Exp
   }
 }
 
-interface ExpectedBatch {
-  baseOffset: number
-  lastOffset: number
-  position: number
-  sizeBytes: number
-  recordCount: number
-  baseTimestamp: number
-  maxTimestamp: number
-  crc: string
-}
 
 /** Parses a `.log` directly (not through PartitionLog) and checks each CRC independently. */
 function batchesOf(file: string): ExpectedBatch[] {

@@ -24,6 +24,7 @@ import { PartitionLog } from '../../src/storage/partition-log.js'
 import { CLEAN_SHUTDOWN_FILE, RECOVERY_CHECKPOINT_FILE, offsetFileStem } from '../../src/storage/paths.js'
 import { TimeIndex } from '../../src/storage/time-index.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import type { ExpectedBatch, ExpectedRecord, ExpectedSegment } from '../../scripts/golden-expected.js'
 
 const GOLDEN_DIR = fileURLToPath(new URL('../../segments/golden/v1/', import.meta.url))
 const EXPECTED_FILE = path.join(GOLDEN_DIR, 'expected.json')
@@ -35,35 +36,6 @@ const EXPECTED_FILE = path.join(GOLDEN_DIR, 'expected.json')
  */
 const V1_EXPECTED_JSON_SHA256 = '330857515018306472c3ec371eef52b612b166b8469dfd0465137282352121b0'
 
-interface ExpectedRecord {
-  offset: number
-  timestamp: number
-  key: string | null
-  value: string | null
-  headers: Array<{ key: string; value: string | null }>
-}
-
-interface ExpectedBatch {
-  baseOffset: number
-  lastOffset: number
-  position: number
-  sizeBytes: number
-  recordCount: number
-  baseTimestamp: number
-  maxTimestamp: number
-  crc: string
-}
-
-interface ExpectedSegment {
-  baseOffset: number
-  log: string
-  index: string
-  timeIndex: string
-  sizeBytes: number
-  batches: ExpectedBatch[]
-  indexEntries: Array<{ offset: number; position: number }>
-  timeIndexEntries: Array<{ timestamp: number; offset: number }>
-}
 
 interface Expected {
   formatVersion: number
