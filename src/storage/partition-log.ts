@@ -24,8 +24,11 @@ import { type LogPosition, encodeLogPosition } from './log-files.js'
 import { type Logger, stderrLogger } from './logger.js'
 import { CLEAN_SHUTDOWN_FILE, RECOVERY_CHECKPOINT_FILE } from './paths.js'
 import { openLogDirectory } from './recovery.js'
+import { type RetentionOptions, type RetentionResult, checkRetentionOptions, deleteSegments, expiredSegments } from './retention.js'
 import { Segment, type SegmentContext } from './segment.js'
 import { type BatchVisit, StaleIndexError, corruptBatchError, readSegmentBatches } from './segment-reader.js'
+
+export type { RetentionOptions, RetentionResult } from './retention.js'
 
 export interface PartitionLogOptions {
   /** Default 'always': an acknowledged append survives a crash. */
@@ -117,6 +120,8 @@ export class PartitionLog {
   private readonly timers: NodeJS.Timeout[] = []
   private readonly appendListeners = new Set<(endOffset: number) => void>()
   private readonly arena = new BatchArena()
+  /** Retention and compaction run one at a time, beside appends and reads. */
+  private maintenance: Promise<unknown> = Promise.resolve()
   private readonly allocateBatch = (size: number): Buffer => this.arena.allocate(size)
 
   private constructor(
@@ -494,6 +499,12 @@ export class PartitionLog {
     return low
   }
 
+  /** The first segment of the list that starts after `baseOffset`. */
+  private segmentAfter(baseOffset: number): Segment | undefined {
+    const i = this.segmentIndexFor(baseOffset)
+    return this.segments[this.segments[i]!.baseOffset > baseOffset ? i : i + 1]
+  }
+
   private visibleLimit(segment: Segment): number {
     return segment === this.active ? segment.visibleBytes : segment.sizeBytes
   }
@@ -521,12 +532,14 @@ export class PartitionLog {
     const records: StoredRecord[] = []
     let nextOffset = fromOffset
     let budget = maxBytes
-    for (let s = this.segmentIndexFor(fromOffset); s < this.segments.length && nextOffset < end && budget > 0; s++) {
-      const segment = this.segments[s]!
+    // Segments are found by offset at each step: retention and compaction change the list.
+    let segment: Segment | undefined = this.segments[this.segmentIndexFor(fromOffset)]
+    while (segment !== undefined && nextOffset < end && budget > 0) {
       nextOffset = Math.max(nextOffset, segment.baseOffset)
       const taken = await this.readFromSegment(segment, nextOffset, budget, records, end)
       nextOffset = taken.nextOffset
       budget -= taken.bytes
+      segment = this.segmentAfter(segment.baseOffset)
     }
     return { records, nextOffset }
   }
@@ -558,8 +571,26 @@ export class PartitionLog {
     return { nextOffset, bytes }
   }
 
-  /** Reads a segment's batches from the one holding `offset`, repairing a stale index once. */
+  /**
+   * Reads a segment's batches from the one holding `offset`, repairing a stale index once.
+   * Callers come here straight from finding `segment` in the list, with no await between,
+   * so that the segment is held (acquired) before retention or compaction can retire it.
+   */
   private async scanSegment(
+    segment: Segment,
+    offset: number,
+    maxBytes: number,
+    visit: (batch: BatchVisit) => 'take' | 'skip' | 'stop',
+  ): Promise<void> {
+    segment.acquire()
+    try {
+      await this.scanHeldSegment(segment, offset, maxBytes, visit)
+    } finally {
+      segment.release()
+    }
+  }
+
+  private async scanHeldSegment(
     segment: Segment,
     offset: number,
     maxBytes: number,
@@ -594,24 +625,77 @@ export class PartitionLog {
     if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp)) throw invalidArgument('timestamp', 'must be an integer of milliseconds')
     const end = this.highWatermark
     if (end === this.startOffset) return null
-    for (const segment of this.segments) {
-      await segment.ensureLoaded()
-      if (segment.maxTimestamp < timestamp) continue
-      const from = segment.timeIndex.offsetBefore(timestamp) ?? segment.baseOffset
-      let found: number | null = null
-      await this.scanSegment(segment, from, SCAN_CHUNK_BYTES, ({ buf, at, header }) => {
-        if (header.baseOffset >= end) return 'stop'
-        if (header.maxTimestamp < timestamp) return 'skip'
-        forEachRecordTime(buf, at, header, (offset, recordTimestamp) => {
-          if (recordTimestamp < timestamp || offset < from) return true
-          found = offset
-          return false
+    for (let segment = this.segments[0]; segment !== undefined; segment = this.segmentAfter(segment.baseOffset)) {
+      segment.acquire()
+      try {
+        await segment.ensureLoaded()
+        if (segment.maxTimestamp < timestamp) continue
+        const from = segment.timeIndex.offsetBefore(timestamp) ?? segment.baseOffset
+        let found: number | null = null
+        await this.scanSegment(segment, from, SCAN_CHUNK_BYTES, ({ buf, at, header }) => {
+          if (header.baseOffset >= end) return 'stop'
+          if (header.maxTimestamp < timestamp) return 'skip'
+          forEachRecordTime(buf, at, header, (offset, recordTimestamp) => {
+            if (recordTimestamp < timestamp || offset < from) return true
+            found = offset
+            return false
+          })
+          return found === null ? 'skip' : 'stop'
         })
-        return found === null ? 'skip' : 'stop'
-      })
-      if (found !== null) return found
+        if (found !== null) return found
+      } finally {
+        segment.release()
+      }
     }
     return null
+  }
+
+  /** Runs retention and compaction one at a time. */
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.maintenance.then(() => {
+      this.checkWritable()
+      return task()
+    })
+    this.maintenance = run.catch(() => undefined)
+    return run
+  }
+
+  /**
+   * The sealed segments retention and compaction may change: those whose indexes the
+   * checkpoint has persisted (a segment sealed since is still written to by it).
+   */
+  private async settledSealedSegments(): Promise<Segment[]> {
+    await this.checkpoint()
+    const settled: Segment[] = []
+    for (const segment of this.segments) {
+      if (segment === this.active || this.sealedSinceCheckpoint.includes(segment)) break
+      settled.push(segment)
+    }
+    return settled
+  }
+
+  /**
+   * Deletes the sealed segments at the start of the log that the retention policy expires
+   * (see retention.ts); the start offset moves to the first segment left. Reads below it
+   * then fail with OFFSET_OUT_OF_RANGE; reads in flight on a deleted segment finish first.
+   */
+  applyRetention(options: RetentionOptions): Promise<RetentionResult> {
+    try {
+      this.checkWritable()
+      const policy = checkRetentionOptions(options, this.options.clock)
+      return this.exclusive(async () => {
+        const sealed = await this.settledSealedSegments()
+        const expired = await expiredSegments(sealed, await this.sizeBytes(), policy)
+        let deletedBytes = 0
+        for (const segment of expired) deletedBytes += await segment.logSizeBytes()
+        // Out of the list first (synchronously, all at once): no new read can find them.
+        this.segments.splice(0, expired.length)
+        await deleteSegments(this.ctx, expired)
+        return { deletedSegments: expired.length, deletedBytes, startOffset: this.startOffset }
+      })
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /**
@@ -624,6 +708,7 @@ export class PartitionLog {
     for (const timer of this.timers) clearInterval(timer)
     try {
       if (!this.ctx.readOnly) {
+        await this.maintenance // a compaction stops at its next segment once it sees `closed`
         while (this.writing !== null) await this.writing
         await this.checkpointing?.catch(() => undefined)
         if (this.failure === null) {

@@ -1,6 +1,7 @@
 import { ioError } from '../errors.js'
 import type { BatchHeader } from '../record/batch-decoder.js'
 import { lastOffsetOf } from '../record/batch-decoder.js'
+import { readInt64 } from '../record/int64.js'
 import { writeFileAtomic, writeFully } from './atomic-file.js'
 import type { StorageIO } from './io.js'
 import { scanBatches, readAt } from './log-scanner.js'
@@ -60,6 +61,8 @@ export class Segment {
   private persistedTimeEntries = 0
   private loading: Promise<void> | null = null
   private loadedFlag = false
+  private readers = 0
+  private drained: (() => void) | null = null
 
   constructor(
     private readonly ctx: SegmentContext,
@@ -273,6 +276,61 @@ export class Segment {
     } catch (error) {
       throw ioError('reading the size of', this.paths.log, error)
     }
+  }
+
+  /**
+   * A reader holds the segment from before its first await on it until it is done, so
+   * that a segment taken out of the partition's list (by retention or compaction) keeps
+   * its fd until the last read in flight has finished with it.
+   */
+  acquire(): void {
+    this.readers++
+  }
+
+  release(): void {
+    this.readers--
+    if (this.readers === 0 && this.drained !== null) {
+      const done = this.drained
+      this.drained = null
+      done()
+    }
+  }
+
+  /**
+   * For a segment no longer in the partition's list: waits for the readers still holding
+   * it, then closes its fd. Its files may then be deleted or replaced.
+   */
+  async retire(): Promise<void> {
+    while (this.readers > 0) await new Promise<void>((resolve) => (this.drained = resolve))
+    await this.close()
+  }
+
+  /**
+   * The largest record timestamp of a sealed segment (-1 when it holds no record), without
+   * loading it: a sealed segment's `.timeindex` ends with that timestamp, so only its last
+   * entry is read. When the time index cannot tell, the segment is loaded (which rebuilds it).
+   */
+  async largestTimestamp(): Promise<number> {
+    if (this.loadedFlag) return this.maxTimestamp
+    const { io } = this.ctx
+    let last: number | null = null
+    let fd = -1
+    try {
+      fd = await io.open(this.paths.timeIndex, 'r')
+      const size = await io.fstatSize(fd)
+      if (size > 0 && size % TIME_INDEX_ENTRY_BYTES === 0) {
+        const entry = await readAt(io, fd, size - TIME_INDEX_ENTRY_BYTES, TIME_INDEX_ENTRY_BYTES)
+        if (entry.length === TIME_INDEX_ENTRY_BYTES) last = readInt64(entry, 0)
+      }
+    } catch {
+      // A missing or unreadable time index: fall through to loading the segment.
+    } finally {
+      if (fd >= 0) await io.close(fd).catch(() => undefined)
+    }
+    if (last !== null) return last
+    if ((await this.logSizeBytes()) === 0) return -1
+    await this.ensureLoaded()
+    return this.maxTimestamp
   }
 
   async read(position: number, length: number): Promise<Buffer> {

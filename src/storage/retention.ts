@@ -1,0 +1,90 @@
+import { invalidArgument, ioError } from '../errors.js'
+import { fsyncDirectory } from './atomic-file.js'
+import { isMissing } from './io.js'
+import type { Segment, SegmentContext } from './segment.js'
+
+/**
+ * Retention deletes whole sealed segments from the start of a partition (Kafka's
+ * `retention.ms` and `retention.bytes`), never the active one:
+ * - by time, a segment whose largest record timestamp is older than `now - retentionMs`;
+ * - by size, a segment while the partition's bytes without it are still at least
+ *   `retentionBytes`.
+ * Deletion stops at the first segment that neither rule expires, so what goes is always a
+ * prefix and the start offset (the first segment's base offset) only moves forward.
+ * Deciding reads no index: a sealed segment's largest timestamp is the last entry of its
+ * `.timeindex`, and sizes come from a stat.
+ */
+export interface RetentionOptions {
+  /** Delete segments whose records are all older than this many ms before `now`. */
+  retentionMs?: number
+  /** Delete the oldest segments while the partition keeps at least this many bytes. */
+  retentionBytes?: number
+  /** ms since the epoch; the log's clock when absent. */
+  now?: number
+}
+
+export interface RetentionResult {
+  deletedSegments: number
+  deletedBytes: number
+  /** The partition's first offset after the deletion. */
+  startOffset: number
+}
+
+export interface RetentionPolicy {
+  retentionMs: number | null
+  retentionBytes: number | null
+  now: number
+}
+
+function limit(field: string, value: unknown): number | null {
+  if (value === undefined) return null
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw invalidArgument(field, 'must be a non-negative integer, or absent for no limit')
+  }
+  return value
+}
+
+export function checkRetentionOptions(options: RetentionOptions, clock: () => number): RetentionPolicy {
+  if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'must be an object')
+  const now = options.now ?? clock()
+  if (typeof now !== 'number' || !Number.isSafeInteger(now)) throw invalidArgument('now', 'must be an integer of milliseconds')
+  return { retentionMs: limit('retentionMs', options.retentionMs), retentionBytes: limit('retentionBytes', options.retentionBytes), now }
+}
+
+/**
+ * The segments to delete: the longest prefix of `sealed` that the policy expires, given
+ * the partition's `totalBytes` (all segments, the active one included).
+ */
+export async function expiredSegments(sealed: readonly Segment[], totalBytes: number, policy: RetentionPolicy): Promise<Segment[]> {
+  const expired: Segment[] = []
+  if (policy.retentionMs === null && policy.retentionBytes === null) return expired
+  let remaining = totalBytes
+  for (const segment of sealed) {
+    const size = await segment.logSizeBytes()
+    const bySize = policy.retentionBytes !== null && remaining - size >= policy.retentionBytes
+    const byTime = !bySize && policy.retentionMs !== null && (await segment.largestTimestamp()) < policy.now - policy.retentionMs
+    if (!bySize && !byTime) break
+    expired.push(segment)
+    remaining -= size
+  }
+  return expired
+}
+
+/**
+ * Deletes segments already taken out of the partition's list, oldest first. Each waits for
+ * the reads still holding it, then loses its `.log` and then its index files: a crash
+ * in between leaves index files without a `.log`, which the next open removes, or whole
+ * segments at the start, which the next retention deletes again.
+ */
+export async function deleteSegments(ctx: SegmentContext, segments: readonly Segment[]): Promise<void> {
+  for (const segment of segments) {
+    await segment.retire()
+    try {
+      await ctx.io.unlink(segment.paths.log)
+    } catch (error) {
+      if (!isMissing(error)) throw ioError('deleting', segment.paths.log, error)
+    }
+    for (const file of [segment.paths.index, segment.paths.timeIndex]) await ctx.io.unlink(file).catch(() => undefined)
+  }
+  if (segments.length > 0) await fsyncDirectory(ctx.io, ctx.dir)
+}
