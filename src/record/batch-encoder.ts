@@ -23,6 +23,7 @@ import {
 import { crc32 } from './crc32.js'
 import { writeInt64 } from './int64.js'
 import type { RecordInput } from './types.js'
+import { MAX_RECORDS_PER_BATCH } from '../limits.js'
 import { writeZigzagVarint, writeZigzagVarlong, zigzagVarintSize, zigzagVarlongSize } from './varint.js'
 import { SpoolError, invalidArgument } from '../errors.js'
 
@@ -143,6 +144,82 @@ export function encodeBatch(
     out[pos++] = 0 // record attributes: unused in v2
     pos = writeZigzagVarlong(out, pos, (record.timestamp ?? now) - baseTimestamp)
     pos = writeZigzagVarint(out, pos, i)
+    pos = writeBytesField(out, pos, record.key)
+    pos = writeBytesField(out, pos, record.value)
+    pos = writeHeaders(out, pos, record)
+  }
+  out.writeUInt32BE(crc32(out.subarray(CRC_START)), OFFSET_CRC)
+  return { bytes: out, recordCount: count, baseTimestamp, maxTimestamp }
+}
+
+/** A record with the offset and timestamp it already has: what compaction re-encodes. */
+export interface PlacedRecord extends RecordInput {
+  offset: number
+  timestamp: number
+}
+
+/**
+ * Encodes records that already have offsets and timestamps (the records compaction keeps
+ * of a batch), placed at `baseOffset`: each record keeps its offset (as its offset delta,
+ * so offsets between them are gaps) and timestamp, and the batch keeps `lastOffset` (the
+ * batch's original last offset, even when that record is gone), so that offsets stay
+ * strictly increasing from batch to batch. The base timestamp is the first record's. Kept
+ * apart from encodeBatch so that the append path stays as it is.
+ */
+export function encodeBatchAt(
+  baseOffset: number,
+  lastOffset: number,
+  records: readonly PlacedRecord[],
+  maxBatchBytes: number,
+): EncodedBatch {
+  const count = records.length
+  if (count === 0) throw invalidArgument('records', 'must hold at least one record')
+  if (!Number.isSafeInteger(baseOffset) || baseOffset < 0) throw invalidArgument('baseOffset', 'must be a non-negative integer')
+  if (!Number.isSafeInteger(lastOffset) || lastOffset - baseOffset > MAX_RECORDS_PER_BATCH - 1) {
+    throw invalidArgument('lastOffset', `must be an integer within ${MAX_RECORDS_PER_BATCH - 1} of baseOffset`)
+  }
+  const sizes = new Int32Array(count)
+  const baseTimestamp = records[0]!.timestamp
+  let maxTimestamp = baseTimestamp
+  let previousOffset = baseOffset - 1
+  let total = BATCH_HEADER_BYTES
+  for (let i = 0; i < count; i++) {
+    const record = records[i]!
+    checkBytes(`records[${i}].key`, record.key)
+    checkBytes(`records[${i}].value`, record.value)
+    if (!Number.isSafeInteger(record.timestamp)) throw invalidArgument(`records[${i}].timestamp`, 'must be an integer of milliseconds')
+    if (!Number.isSafeInteger(record.offset) || record.offset <= previousOffset || record.offset > lastOffset) {
+      throw invalidArgument(`records[${i}].offset`, `must increase and lie in [${baseOffset}, ${lastOffset}]`)
+    }
+    previousOffset = record.offset
+    if (record.timestamp > maxTimestamp) maxTimestamp = record.timestamp
+    const body =
+      1 +
+      zigzagVarlongSize(record.timestamp - baseTimestamp) +
+      zigzagVarintSize(record.offset - baseOffset) +
+      (record.key === null ? 1 : zigzagVarintSize(record.key.length) + record.key.length) +
+      (record.value === null ? 1 : zigzagVarintSize(record.value.length) + record.value.length) +
+      headersSize(record, i)
+    sizes[i] = body
+    total += zigzagVarintSize(body) + body
+  }
+  if (total > maxBatchBytes) {
+    throw new SpoolError('RECORD_TOO_LARGE', `the re-encoded batch at offset ${baseOffset} takes ${total} bytes, over ${maxBatchBytes}`, {
+      details: { maxBatchBytes, baseOffset },
+    })
+  }
+
+  const out = Buffer.allocUnsafe(total)
+  writeBatchHeader(out, count, baseTimestamp, maxTimestamp, total)
+  writeInt64(out, OFFSET_BASE_OFFSET, baseOffset)
+  out.writeInt32BE(lastOffset - baseOffset, OFFSET_LAST_OFFSET_DELTA)
+  let pos = BATCH_HEADER_BYTES
+  for (let i = 0; i < count; i++) {
+    const record = records[i]!
+    pos = writeZigzagVarint(out, pos, sizes[i]!)
+    out[pos++] = 0
+    pos = writeZigzagVarlong(out, pos, record.timestamp - baseTimestamp)
+    pos = writeZigzagVarint(out, pos, record.offset - baseOffset)
     pos = writeBytesField(out, pos, record.key)
     pos = writeBytesField(out, pos, record.value)
     pos = writeHeaders(out, pos, record)
