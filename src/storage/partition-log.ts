@@ -17,6 +17,17 @@ import { BatchArena } from '../record/batch-arena.js'
 import { type EncodedBatch, encodeBatch, setBatchBaseOffset } from '../record/batch-encoder.js'
 import type { RecordInput, StoredRecord } from '../record/types.js'
 import { fsyncDirectory, writeFileAtomic, writeFullySync } from './atomic-file.js'
+import {
+  type CompactionOptions,
+  type CompactionPhase,
+  type CompactionStats,
+  type CleanedSegment,
+  KeyMap,
+  commitCleaned,
+  installSwap,
+  mapSegment,
+  writeCleanedSegment,
+} from './cleaner.js'
 import { type DirLock, acquireDirLock } from './dir-lock.js'
 import { type FlushPolicy, checkFlushPolicy } from './flush-policy.js'
 import { type StorageIO, nodeIO } from './io.js'
@@ -28,6 +39,7 @@ import { type RetentionOptions, type RetentionResult, checkRetentionOptions, del
 import { Segment, type SegmentContext } from './segment.js'
 import { type BatchVisit, StaleIndexError, corruptBatchError, readSegmentBatches } from './segment-reader.js'
 
+export type { CompactionOptions, CompactionPhase, CompactionStats } from './cleaner.js'
 export type { RetentionOptions, RetentionResult } from './retention.js'
 
 export interface PartitionLogOptions {
@@ -557,6 +569,7 @@ export class PartitionLog {
       if (header.baseOffset >= endOffset) return 'stop'
       const last = lastOffsetOf(header)
       if (last < fromOffset) return 'skip'
+      const before = out.length
       try {
         decodeRecords(buf, at, header, fromOffset, out)
       } catch (error) {
@@ -564,6 +577,9 @@ export class PartitionLog {
         throw error
       }
       nextOffset = last + 1
+      // A batch whose records from `fromOffset` on were compacted away: read on, so that
+      // a read returns nothing only at the end of the log.
+      if (out.length === before) return 'skip'
       bytes += header.sizeBytes
       return 'take'
     }
@@ -696,6 +712,83 @@ export class PartitionLog {
     } catch (error) {
       return Promise.reject(error)
     }
+  }
+
+  /**
+   * Compacts the sealed segments (see cleaner.ts): keeps each key's latest record, drops
+   * tombstones older than `deleteRetentionMs`, keeps records without a key, and never
+   * renumbers. The active segment is read but not changed. Appends and reads go on
+   * meanwhile; a reader holding a segment being replaced finishes on its old file.
+   */
+  compact(options: CompactionOptions): Promise<CompactionStats> {
+    try {
+      this.checkWritable()
+      const { now, deleteRetentionMs } = options
+      if (!Number.isSafeInteger(now)) throw invalidArgument('now', 'must be an integer of milliseconds')
+      if (!Number.isSafeInteger(deleteRetentionMs) || deleteRetentionMs < 0) {
+        throw invalidArgument('deleteRetentionMs', 'must be a non-negative integer')
+      }
+      return this.exclusive(() => this.compactNow(options))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  private async compactNow(options: CompactionOptions): Promise<CompactionStats> {
+    const stats: CompactionStats = { segmentsCleaned: 0, recordsRemoved: 0, tombstonesRemoved: 0, bytesBefore: 0, bytesAfter: 0 }
+    const phase = async (name: CompactionPhase, baseOffset: number): Promise<void> => {
+      await options.onPhase?.(name, baseOffset)
+    }
+    const cleanable = await this.settledSealedSegments()
+    if (cleanable.length === 0) return stats
+    // Map every key to its latest offset over the whole log as it is now.
+    const end = this.highWatermark
+    const map = new KeyMap(cleanable.length, options.now - options.deleteRetentionMs)
+    let index = 0
+    for (let segment = this.segments[0]; segment !== undefined && segment.baseOffset < end; segment = this.segmentAfter(segment.baseOffset)) {
+      segment.acquire()
+      try {
+        await segment.ensureLoaded()
+        await mapSegment(map, segment, index++, this.visibleLimit(segment), end, this.options.maxBatchBytes)
+      } finally {
+        segment.release()
+      }
+    }
+    map.finish()
+    await phase('map-built', -1)
+    // Rewrite, oldest first (the order that keeps every crash point safe).
+    for (const [i, old] of cleanable.entries()) {
+      if (map.drops[i] === 0) continue
+      if (this.closed) break
+      const on = (name: CompactionPhase): Promise<void> => phase(name, old.baseOffset)
+      old.acquire()
+      let cleaned: CleanedSegment
+      try {
+        await old.ensureLoaded()
+        cleaned = await writeCleanedSegment(this.ctx, old, map, on)
+      } finally {
+        old.release()
+      }
+      try {
+        await commitCleaned(this.ctx, old.paths, on)
+      } catch (error) {
+        await cleaned.segment.close().catch(() => undefined)
+        throw error
+      }
+      // The only synchronous step: new reads find the cleaned segment, which reads
+      // through its own fd whatever the files are named.
+      this.segments[this.segments.indexOf(old)] = cleaned.segment
+      stats.segmentsCleaned++
+      stats.recordsRemoved += cleaned.recordsRemoved
+      stats.tombstonesRemoved += cleaned.tombstonesRemoved
+      stats.bytesBefore += old.sizeBytes
+      stats.bytesAfter += cleaned.segment.sizeBytes
+      await on('swapped-in-memory')
+      // Reads in flight finish on the old fd before the old files are replaced.
+      await old.retire()
+      await installSwap(this.ctx, old.paths, on)
+    }
+    return stats
   }
 
   /**

@@ -10,12 +10,20 @@ export const TIME_INDEX_SUFFIX = '.timeindex'
 /** Written aside and renamed into place, so a crash never leaves half a file under the real name. */
 export const TEMP_SUFFIX = '.tmp'
 
+/**
+ * Compaction writes a cleaned segment aside as `<stem>.<kind>.cleaned`, renames each to
+ * `<stem>.<kind>.swap` (the `.log.swap` rename is the commit point), then over the original.
+ */
+export const CLEANED_SUFFIX = '.cleaned'
+export const SWAP_SUFFIX = '.swap'
+
 export const RECOVERY_CHECKPOINT_FILE = 'recovery-point.json'
 export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown.json'
 export const LOCK_FILE = '.lock'
 
 const OFFSET_DIGITS = 20
 const SEGMENT_FILE = /^(\d{20})\.(log|index|timeindex)$/
+const COMPACTION_FILE = /^(\d{20})\.(log|index|timeindex)\.(cleaned|swap)$/
 
 export function offsetFileStem(baseOffset: number): string {
   return String(baseOffset).padStart(OFFSET_DIGITS, '0')
@@ -43,6 +51,19 @@ export function parseSegmentFileName(name: string): SegmentFileName | null {
   const baseOffset = Number(match[1])
   if (!Number.isSafeInteger(baseOffset)) return null
   return { baseOffset, kind: match[2] as SegmentFileName['kind'] }
+}
+
+export interface CompactionFileName extends SegmentFileName {
+  stage: 'cleaned' | 'swap'
+}
+
+/** A file left by a compaction (`00000000000000000034.log.swap`), or null. */
+export function parseCompactionFileName(name: string): CompactionFileName | null {
+  const match = COMPACTION_FILE.exec(name)
+  if (match === null) return null
+  const baseOffset = Number(match[1])
+  if (!Number.isSafeInteger(baseOffset)) return null
+  return { baseOffset, kind: match[2] as SegmentFileName['kind'], stage: match[3] as CompactionFileName['stage'] }
 }
 
 export function tempPathOf(file: string): string {

@@ -5,7 +5,15 @@ import { fsyncDirectory } from './atomic-file.js'
 import type { LogPosition } from './log-files.js'
 import { readLogPosition } from './log-files.js'
 import { scanBatches } from './log-scanner.js'
-import { CLEAN_SHUTDOWN_FILE, RECOVERY_CHECKPOINT_FILE, TEMP_SUFFIX, parseSegmentFileName } from './paths.js'
+import { installSwap } from './cleaner.js'
+import {
+  CLEAN_SHUTDOWN_FILE,
+  RECOVERY_CHECKPOINT_FILE,
+  TEMP_SUFFIX,
+  parseCompactionFileName,
+  parseSegmentFileName,
+  segmentPaths,
+} from './paths.js'
 import { Segment, type SegmentContext, indexedBatchOf } from './segment.js'
 import path from 'node:path'
 
@@ -14,6 +22,14 @@ import path from 'node:path'
  *
  * - Segments are found by their `.log` files. Index files without a log, and files left
  *   aside by an interrupted atomic write (`*.tmp`), are removed.
+ * - A compaction interrupted by a crash (the steps are in cleaner.ts) is finished or
+ *   undone, segment by segment, before anything else: `<base>.log.swap` is its commit
+ *   point. If it exists, the `.index.swap`, `.timeindex.swap` and then `.log.swap` of that
+ *   segment are renamed over the originals (an index `.swap` already gone was renamed
+ *   before the crash). Otherwise the clean never committed and the original segment is
+ *   whole: its `.swap` index files are deleted. Every `*.cleaned` file is deleted. A
+ *   retention that deleted some files of a segment leaves index files without a `.log`,
+ *   removed as above.
  * - After a clean shutdown (clean-shutdown.json matches the last segment), nothing is
  *   scanned: the last segment's indexes are read from disk, sealed ones lazily.
  * - Otherwise recovery starts at the recovery point (recovery-point.json), or at the
@@ -23,7 +39,9 @@ import path from 'node:path'
  *   deleted: under flush 'always' nothing acknowledged lies past that point, because an
  *   append is acknowledged only after the fsync that covers it. The indexes of what was
  *   scanned are rebuilt. Sealed segments before the recovery point are not read.
- * - Read-only opens (inspection) change nothing: they stop serving at the same point.
+ * - Read-only opens (inspection) change nothing: they stop serving at the same point, and
+ *   serve a segment whose clean was interrupted from its original files (the same
+ *   records at the same offsets, and the ones the clean would drop).
  */
 export interface OpenedLog {
   segments: Segment[]
@@ -47,13 +65,22 @@ export async function listSegments(ctx: SegmentContext): Promise<Segment[]> {
   }
   const logs = new Set<number>()
   const others: Array<{ name: string; baseOffset: number }> = []
+  const compaction: string[] = []
   for (const name of names) {
     const parsed = parseSegmentFileName(name)
     if (parsed?.kind === 'log') logs.add(parsed.baseOffset)
     else if (parsed !== null) others.push({ name, baseOffset: parsed.baseOffset })
+    else if (parseCompactionFileName(name) !== null) compaction.push(name)
     else if (name.endsWith(TEMP_SUFFIX) && !readOnly) {
       logger.warn(`removing ${path.join(dir, name)}, left by an interrupted write`)
       await io.unlink(path.join(dir, name)).catch(() => undefined)
+    }
+  }
+  if (compaction.length > 0 && !readOnly) {
+    await finishCompaction(ctx, compaction)
+    for (const name of compaction) {
+      const parsed = parseCompactionFileName(name)!
+      if (parsed.kind === 'log' && parsed.stage === 'swap') logs.add(parsed.baseOffset)
     }
   }
   for (const orphan of others) {
@@ -62,6 +89,28 @@ export async function listSegments(ctx: SegmentContext): Promise<Segment[]> {
     await io.unlink(path.join(dir, orphan.name)).catch(() => undefined)
   }
   return [...logs].sort((a, b) => a - b).map((base) => new Segment(ctx, base))
+}
+
+/** Completes the committed cleans and deletes what is left of the others (see the policy above). */
+async function finishCompaction(ctx: SegmentContext, names: string[]): Promise<void> {
+  const { io, dir, logger } = ctx
+  const committed = new Set<number>()
+  for (const name of names) {
+    const parsed = parseCompactionFileName(name)!
+    if (parsed.kind === 'log' && parsed.stage === 'swap') committed.add(parsed.baseOffset)
+  }
+  for (const base of committed) {
+    const paths = segmentPaths(dir, base)
+    logger.warn(`completing the interrupted compaction of ${paths.log}`)
+    await installSwap(ctx, paths)
+  }
+  for (const name of names) {
+    const parsed = parseCompactionFileName(name)!
+    if (parsed.stage === 'swap' && committed.has(parsed.baseOffset)) continue
+    logger.warn(`removing ${path.join(dir, name)}, left by an interrupted compaction`)
+    await io.unlink(path.join(dir, name)).catch(() => undefined)
+  }
+  await fsyncDirectory(io, dir)
 }
 
 async function openActiveFd(ctx: SegmentContext, segment: Segment): Promise<void> {

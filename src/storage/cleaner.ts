@@ -1,0 +1,379 @@
+import { ioError, isSpoolError } from '../errors.js'
+import { SCAN_CHUNK_BYTES } from '../limits.js'
+import { MalformedBatchError, decodeRecords, lastOffsetOf } from '../record/batch-decoder.js'
+import { encodeBatchAt } from '../record/batch-encoder.js'
+import type { StoredRecord } from '../record/types.js'
+import { fsyncDirectory, writeFully } from './atomic-file.js'
+import { isMissing } from './io.js'
+import { CLEANED_SUFFIX, SWAP_SUFFIX, type SegmentPaths } from './paths.js'
+import { Segment, type SegmentContext } from './segment.js'
+import { type BatchVisit, corruptBatchError, readSegmentBatches } from './segment-reader.js'
+
+/**
+ * Log compaction, segment by segment (Kafka's log cleaner, simplified):
+ *
+ * - One pass over every segment (sealed and active, up to the high watermark) maps each
+ *   key to its latest offset, and counts, per sealed segment, the records it would drop.
+ * - Each sealed segment with something to drop is rewritten, oldest first, keeping a
+ *   record when its key is null, or when it is its key's latest record, unless it is a
+ *   tombstone (null value) older than the delete horizon (`now - deleteRetentionMs`). The
+ *   active segment is read for the map but never rewritten.
+ * - Offsets never change: a batch keeps its base offset and last offset delta and its kept
+ *   records their offsets and timestamps (re-encoded by encodeBatchAt); a batch left whole
+ *   is copied byte for byte; a batch with nothing kept disappears, leaving a gap. A
+ *   segment may end up empty: its files stay, so that offsets below the next segment keep
+ *   a home (the partition's start offset never moves by compaction).
+ * - Oldest first makes every crash point safe: a record is dropped only when a later
+ *   record of its key exists, and that later record (in this segment or a later one) is
+ *   only ever dropped by a later step, so a value can never reappear.
+ *
+ * The files of one clean, and how a crash at any point is finished or undone (the policy
+ * lives in recovery.ts):
+ *   1. write `<base>.log.cleaned`, `.index.cleaned`, `.timeindex.cleaned`; fsync each;
+ *   2. rename the two index files to `.swap`, fsync the directory;
+ *   3. rename `.log.cleaned` to `.log.swap`, fsync the directory: the commit point;
+ *   4. rename `.index.swap`, `.timeindex.swap`, then `.log.swap` over the originals, fsync.
+ */
+export interface CompactionOptions {
+  /** The cleaner's clock, in ms since the epoch: tombstones older than `now - deleteRetentionMs` go. */
+  now: number
+  deleteRetentionMs: number
+  /**
+   * Called after each step of a clean (a step that changes files, once it is durable);
+   * crash tests kill the process there. `baseOffset` names the segment, -1 for the map.
+   */
+  onPhase?: (phase: CompactionPhase, baseOffset: number) => void | Promise<void>
+}
+
+export type CompactionPhase =
+  | 'map-built'
+  | 'cleaned-log-written'
+  | 'cleaned-written'
+  | 'indexes-to-swap'
+  | 'swap-committed'
+  | 'swapped-in-memory'
+  | 'index-installed'
+  | 'timeindex-installed'
+  | 'log-installed'
+
+export interface CompactionStats {
+  /** Sealed segments rewritten. */
+  segmentsCleaned: number
+  /** Records dropped, tombstones included. */
+  recordsRemoved: number
+  /** Of those, tombstones dropped because they were older than the delete horizon. */
+  tombstonesRemoved: number
+  /** `.log` bytes of the rewritten segments, before and after. */
+  bytesBefore: number
+  bytesAfter: number
+}
+
+interface Latest {
+  offset: number
+  /** Index of the segment holding it, in the list that was mapped. */
+  segment: number
+  timestamp: number
+  tombstone: boolean
+}
+
+/**
+ * Each key's latest record (keys compared as bytes), and per mapped segment how many of
+ * its records a clean would drop. Memory grows with the number of distinct keys.
+ */
+export class KeyMap {
+  private readonly latest = new Map<string, Latest>()
+  readonly drops: number[]
+
+  constructor(
+    private readonly cleanable: number,
+    private readonly horizon: number,
+  ) {
+    this.drops = new Array<number>(cleanable).fill(0)
+  }
+
+  add(record: StoredRecord, segment: number): void {
+    if (record.key === null) return
+    const key = record.key.toString('latin1')
+    const found = this.latest.get(key)
+    if (found === undefined) {
+      this.latest.set(key, { offset: record.offset, segment, timestamp: record.timestamp, tombstone: record.value === null })
+      return
+    }
+    if (found.segment < this.cleanable) this.drops[found.segment]!++
+    found.offset = record.offset
+    found.segment = segment
+    found.timestamp = record.timestamp
+    found.tombstone = record.value === null
+  }
+
+  /** Once every segment is mapped: expired tombstones count as drops too. */
+  finish(): void {
+    for (const entry of this.latest.values()) {
+      if (entry.segment < this.cleanable && this.expired(entry)) this.drops[entry.segment]!++
+    }
+  }
+
+  private expired(entry: { tombstone: boolean; timestamp: number }): boolean {
+    return entry.tombstone && entry.timestamp < this.horizon
+  }
+
+  /** What happens to a record of a segment being cleaned. */
+  verdict(record: StoredRecord): 'keep' | 'superseded' | 'expired' {
+    if (record.key === null) return 'keep'
+    const found = this.latest.get(record.key.toString('latin1'))
+    if (found === undefined || found.offset !== record.offset) return found === undefined ? 'keep' : 'superseded'
+    return this.expired({ tombstone: record.value === null, timestamp: record.timestamp }) ? 'expired' : 'keep'
+  }
+}
+
+function decodeAll(segment: Segment, { buf, at, position, header }: BatchVisit): StoredRecord[] {
+  const records: StoredRecord[] = []
+  try {
+    decodeRecords(buf, at, header, header.baseOffset, records)
+  } catch (error) {
+    if (error instanceof MalformedBatchError) throw corruptBatchError(segment, position, header.baseOffset, error.message)
+    throw error
+  }
+  return records
+}
+
+/**
+ * Visits every CRC-checked batch of a loaded segment below `limit` bytes whose base offset
+ * is below `endOffset`, in order, a chunk of about SCAN_CHUNK_BYTES at a time (so memory
+ * stays bounded); `visit` may be async, and the next chunk is read after it settles.
+ */
+export async function forEachBatchChunk(
+  segment: Segment,
+  limit: number,
+  endOffset: number,
+  maxBatchBytes: number,
+  visit: (batches: BatchVisit[]) => Promise<void> | void,
+): Promise<void> {
+  let position = 0
+  let done = false
+  while (!done && position < limit) {
+    const from = position
+    const chunk: BatchVisit[] = []
+    await readSegmentBatches(segment, {
+      fromPosition: from,
+      limit,
+      maxBytes: SCAN_CHUNK_BYTES,
+      maxBatchBytes,
+      visit: (batch) => {
+        if (batch.header.baseOffset >= endOffset) {
+          done = true
+          return 'stop'
+        }
+        chunk.push(batch)
+        position = batch.position + batch.header.sizeBytes
+        return 'take'
+      },
+    })
+    if (chunk.length > 0) await visit(chunk)
+    if (position === from) break
+  }
+}
+
+/** Adds the records of one segment to the map. */
+export async function mapSegment(
+  map: KeyMap,
+  segment: Segment,
+  index: number,
+  limit: number,
+  endOffset: number,
+  maxBatchBytes: number,
+): Promise<void> {
+  await forEachBatchChunk(segment, limit, endOffset, maxBatchBytes, (batches) => {
+    for (const batch of batches) for (const record of decodeAll(segment, batch)) map.add(record, index)
+  })
+}
+
+export function cleanedPaths(paths: SegmentPaths): SegmentPaths {
+  return { log: paths.log + CLEANED_SUFFIX, index: paths.index + CLEANED_SUFFIX, timeIndex: paths.timeIndex + CLEANED_SUFFIX }
+}
+
+export function swapPaths(paths: SegmentPaths): SegmentPaths {
+  return { log: paths.log + SWAP_SUFFIX, index: paths.index + SWAP_SUFFIX, timeIndex: paths.timeIndex + SWAP_SUFFIX }
+}
+
+export interface CleanedSegment {
+  /** The new segment, sealed and loaded, reading through its own fd (of the `.cleaned` file, then the `.log`). */
+  segment: Segment
+  recordsRemoved: number
+  tombstonesRemoved: number
+}
+
+async function writeWholeFile(ctx: SegmentContext, file: string, bytes: Buffer): Promise<void> {
+  let fd: number
+  try {
+    fd = await ctx.io.open(file, 'w')
+  } catch (error) {
+    throw ioError('creating', file, error)
+  }
+  try {
+    await writeFully(ctx.io, fd, [bytes], 0)
+    await ctx.io.fsync(fd)
+  } catch (error) {
+    throw ioError('writing', file, error)
+  } finally {
+    await ctx.io.close(fd).catch(() => undefined)
+  }
+}
+
+/**
+ * Step 1: writes the cleaned copy of the loaded, sealed segment `old` beside it, indexed
+ * by the same rule as appends, and fsyncs it. On failure nothing is left behind.
+ */
+export async function writeCleanedSegment(
+  ctx: SegmentContext,
+  old: Segment,
+  map: KeyMap,
+  onPhase: (phase: CompactionPhase) => Promise<void>,
+): Promise<CleanedSegment> {
+  const aside = cleanedPaths(old.paths)
+  const segment = new Segment(ctx, old.baseOffset)
+  try {
+    segment.fd = await ctx.io.open(aside.log, 'w+')
+  } catch (error) {
+    throw ioError('creating', aside.log, error)
+  }
+  let recordsRemoved = 0
+  let tombstonesRemoved = 0
+  try {
+    let pending: Buffer[] = []
+    let pendingBytes = 0
+    let written = 0
+    let position = 0
+    const flush = async (): Promise<void> => {
+      if (pendingBytes === 0) return
+      try {
+        await writeFully(ctx.io, segment.fd, pending, written)
+      } catch (error) {
+        throw ioError('writing', aside.log, error)
+      }
+      written += pendingBytes
+      pending = []
+      pendingBytes = 0
+    }
+    const place = (bytes: Buffer, baseOffset: number, lastOffset: number, maxTimestamp: number): void => {
+      segment.indexBatch(position, { baseOffset, lastOffset, maxTimestamp, sizeBytes: bytes.length })
+      pending.push(bytes)
+      pendingBytes += bytes.length
+      position += bytes.length
+    }
+    await forEachBatchChunk(old, old.sizeBytes, Number.MAX_SAFE_INTEGER, ctx.maxBatchBytes, async (batches) => {
+      for (const batch of batches) {
+        const records = decodeAll(old, batch)
+        const kept: StoredRecord[] = []
+        let expired = 0
+        for (const record of records) {
+          const verdict = map.verdict(record)
+          if (verdict === 'keep') kept.push(record)
+          else if (verdict === 'expired') expired++
+        }
+        const { buf, at, header } = batch
+        const lastOffset = lastOffsetOf(header)
+        let bytes: Buffer | null = null
+        if (kept.length > 0 && kept.length < records.length) {
+          try {
+            bytes = encodeBatchAt(header.baseOffset, lastOffset, kept, ctx.maxBatchBytes).bytes
+          } catch (error) {
+            // Re-encoding can in theory grow a batch (a new base timestamp, longer deltas):
+            // keeping it whole is always correct, it only keeps more.
+            if (!isSpoolError(error, 'RECORD_TOO_LARGE')) throw error
+            kept.length = 0
+            kept.push(...records)
+            expired = 0
+          }
+        }
+        recordsRemoved += records.length - kept.length
+        tombstonesRemoved += expired
+        if (kept.length === 0) continue // the batch disappears: a gap
+        if (bytes === null) place(buf.subarray(at, at + header.sizeBytes), header.baseOffset, lastOffset, header.maxTimestamp)
+        else place(bytes, header.baseOffset, lastOffset, kept.reduce((max, r) => Math.max(max, r.timestamp), -1))
+      }
+      await flush()
+    })
+    await flush()
+    try {
+      await ctx.io.fdatasync(segment.fd)
+    } catch (error) {
+      throw ioError('fsync of', aside.log, error)
+    }
+    await onPhase('cleaned-log-written')
+    segment.sizeBytes = position
+    segment.visibleBytes = position
+    segment.seal()
+    segment.markLoaded()
+    await writeWholeFile(ctx, aside.index, segment.offsetIndex.encode(0, segment.offsetIndex.entries.length))
+    await writeWholeFile(ctx, aside.timeIndex, segment.timeIndex.encode(0, segment.timeIndex.entries.length))
+    await onPhase('cleaned-written')
+    return { segment, recordsRemoved, tombstonesRemoved }
+  } catch (error) {
+    await segment.close().catch(() => undefined)
+    await removeFiles(ctx, [aside.log, aside.index, aside.timeIndex])
+    throw error
+  }
+}
+
+async function removeFiles(ctx: SegmentContext, files: string[]): Promise<void> {
+  for (const file of files) await ctx.io.unlink(file).catch(() => undefined)
+}
+
+async function rename(ctx: SegmentContext, from: string, to: string): Promise<void> {
+  try {
+    await ctx.io.rename(from, to)
+  } catch (error) {
+    throw ioError(`renaming ${from} to`, to, error)
+  }
+}
+
+/** Steps 2 and 3: after this the clean survives a crash (recovery completes it). */
+export async function commitCleaned(
+  ctx: SegmentContext,
+  paths: SegmentPaths,
+  onPhase: (phase: CompactionPhase) => Promise<void>,
+): Promise<void> {
+  const aside = cleanedPaths(paths)
+  const swap = swapPaths(paths)
+  try {
+    await rename(ctx, aside.index, swap.index)
+    await rename(ctx, aside.timeIndex, swap.timeIndex)
+    await fsyncDirectory(ctx.io, ctx.dir)
+    await onPhase('indexes-to-swap')
+    await rename(ctx, aside.log, swap.log)
+  } catch (error) {
+    // Not committed: the original is whole; drop the copy.
+    await removeFiles(ctx, [aside.log, aside.index, aside.timeIndex, swap.index, swap.timeIndex])
+    throw error
+  }
+  await fsyncDirectory(ctx.io, ctx.dir)
+  await onPhase('swap-committed')
+}
+
+/**
+ * Step 4, and recovery's completion of a committed clean: the `.swap` files replace the
+ * originals, `.log.swap` last (it marks the clean as committed until then). An index
+ * whose `.swap` is gone was already renamed into place.
+ */
+export async function installSwap(
+  ctx: SegmentContext,
+  paths: SegmentPaths,
+  onPhase: (phase: CompactionPhase) => Promise<void> = async () => undefined,
+): Promise<void> {
+  const swap = swapPaths(paths)
+  for (const [from, to, phase] of [
+    [swap.index, paths.index, 'index-installed'],
+    [swap.timeIndex, paths.timeIndex, 'timeindex-installed'],
+  ] as const) {
+    try {
+      await ctx.io.rename(from, to)
+    } catch (error) {
+      if (!isMissing(error)) throw ioError(`renaming ${from} to`, to, error)
+    }
+    await onPhase(phase)
+  }
+  await rename(ctx, swap.log, paths.log)
+  await fsyncDirectory(ctx.io, ctx.dir)
+  await onPhase('log-installed')
+}
