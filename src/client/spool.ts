@@ -4,7 +4,7 @@ import { type DirLock, acquireDirLock } from '../storage/dir-lock.js'
 import { type StorageIO, nodeIO } from '../storage/io.js'
 import { type Logger, stderrLogger } from '../storage/logger.js'
 import { DEFAULT_TOPIC_CONFIG, type TopicConfig, resolveTopicConfig } from '../topics/topic-config.js'
-import { type TopicDescription, Topics } from '../topics/topics.js'
+import { type CleanupReport, type TopicDescription, Topics } from '../topics/topics.js'
 import { Producer, type ProducerOptions } from './producer.js'
 
 /** Where the CLI and the demo keep their data unless told otherwise. */
@@ -25,7 +25,16 @@ export interface SpoolOptions extends TopicOptions {
   clock?: () => number
   /** The file-system seam (tests wrap it to inject faults). */
   io?: StorageIO
+  /** How often retention and compaction run in the background; 0 turns them off (run them with runCleanup()). */
+  cleanerIntervalMs?: number
 }
+
+/**
+ * Retention and compaction run this often. Kafka checks retention every 5 minutes and
+ * backs its cleaner off 15 s; a minute keeps an embedded store's disk use close to its
+ * limits without waking an idle process often.
+ */
+export const DEFAULT_CLEANER_INTERVAL_MS = 60_000
 
 /**
  * An open data directory: its lock, its topic catalog and partition logs, and the
@@ -35,15 +44,45 @@ export interface SpoolOptions extends TopicOptions {
 export class Spool {
   private readonly producers = new Set<Producer>()
   private closing: Promise<void> | null = null
+  private cleaning: Promise<CleanupReport> | null = null
+  private cleanerTimer: NodeJS.Timeout | null = null
 
   private constructor(
     readonly dir: string,
     private readonly topics: Topics,
     private readonly lock: DirLock,
+    private readonly clock: () => number,
   ) {}
 
+  private startCleaner(intervalMs: number): void {
+    if (intervalMs === 0) return
+    this.cleanerTimer = setInterval(() => void this.runCleanup().catch(() => undefined), intervalMs)
+    this.cleanerTimer.unref()
+  }
+
+  /**
+   * Runs retention and compaction once, now (they also run every cleanerIntervalMs).
+   * Appends and reads go on meanwhile.
+   */
+  runCleanup(): Promise<CleanupReport> {
+    this.cleaning ??= this.topics.runCleanup(this.clock()).finally(() => {
+      this.cleaning = null
+    })
+    return this.cleaning
+  }
+
   static async open(options: SpoolOptions = {}): Promise<Spool> {
-    const { dir: givenDir, logger = stderrLogger, clock = Date.now, io = nodeIO, ...topicDefaults } = options
+    const {
+      dir: givenDir,
+      logger = stderrLogger,
+      clock = Date.now,
+      io = nodeIO,
+      cleanerIntervalMs = DEFAULT_CLEANER_INTERVAL_MS,
+      ...topicDefaults
+    } = options
+    if (typeof cleanerIntervalMs !== 'number' || !Number.isSafeInteger(cleanerIntervalMs) || cleanerIntervalMs < 0) {
+      throw invalidArgument('cleanerIntervalMs', 'must be a non-negative integer of milliseconds')
+    }
     if (givenDir !== undefined && (typeof givenDir !== 'string' || givenDir === '')) throw invalidArgument('dir', 'must be a directory path')
     const dir = path.resolve(givenDir ?? defaultDataDir())
     const defaults = resolveTopicConfig(topicDefaults, DEFAULT_TOPIC_CONFIG)
@@ -55,7 +94,9 @@ export class Spool {
     const lock = await acquireDirLock(dir)
     try {
       const topics = await Topics.open({ dataDir: dir, defaults, io, logger, clock })
-      return new Spool(dir, topics, lock)
+      const spool = new Spool(dir, topics, lock, clock)
+      spool.startCleaner(cleanerIntervalMs)
+      return spool
     } catch (error) {
       await lock.release()
       throw error
@@ -91,6 +132,8 @@ export class Spool {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      if (this.cleanerTimer !== null) clearInterval(this.cleanerTimer)
+      await this.cleaning?.catch(() => undefined)
       try {
         for (const producer of this.producers) await producer.close().catch(() => undefined)
         await this.topics.close()

@@ -32,6 +32,15 @@ export interface TopicDescription {
   partitions: PartitionDescription[]
 }
 
+export interface CleanupReport {
+  /** Segments deleted by retention. */
+  deletedSegments: number
+  /** Segments rewritten by compaction. */
+  compactedSegments: number
+  /** Partitions whose cleanup failed (each reported through the logger). */
+  failures: number
+}
+
 interface OpenTopic {
   entry: TopicEntry
   logs: PartitionLog[]
@@ -199,6 +208,35 @@ export class Topics {
 
   logs(name: string): readonly PartitionLog[] {
     return this.get(name).logs
+  }
+
+  /**
+   * One pass of the cleaners: retention on 'delete' topics that set a limit, compaction
+   * on 'compact' topics. A failure on one partition is reported and the others go on.
+   */
+  async runCleanup(now: number): Promise<CleanupReport> {
+    const report: CleanupReport = { deletedSegments: 0, compactedSegments: 0, failures: 0 }
+    for (const { entry, logs } of [...this.topics.values()]) {
+      const { config } = entry
+      for (const [partition, log] of logs.entries()) {
+        try {
+          if (config.cleanup === 'compact') {
+            report.compactedSegments += (await log.compact({ now, deleteRetentionMs: config.deleteRetentionMs })).segmentsCleaned
+          } else if (config.retentionMs !== null || config.retentionBytes !== null) {
+            const result = await log.applyRetention({
+              now,
+              ...(config.retentionMs === null ? {} : { retentionMs: config.retentionMs }),
+              ...(config.retentionBytes === null ? {} : { retentionBytes: config.retentionBytes }),
+            })
+            report.deletedSegments += result.deletedSegments
+          }
+        } catch (error) {
+          report.failures++
+          this.options.logger.warn(`cleanup of ${entry.name}-${partition} failed: ${(error as Error).message}`)
+        }
+      }
+    }
+    return report
   }
 
   async describe(name: string): Promise<TopicDescription> {
