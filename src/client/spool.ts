@@ -6,6 +6,7 @@ import { type Logger, stderrLogger } from '../storage/logger.js'
 import { DEFAULT_TOPIC_CONFIG, type TopicConfig, resolveTopicConfig } from '../topics/topic-config.js'
 import { type CleanupReport, type TopicDescription, Topics } from '../topics/topics.js'
 import { Producer, type ProducerOptions } from './producer.js'
+import { type ConsumedRecord, type ReadStreamOptions, readTopic } from './reader.js'
 
 /** Where the CLI and the demo keep their data unless told otherwise. */
 export const DEFAULT_DATA_DIR = './spool-data'
@@ -122,6 +123,11 @@ export class Spool {
   /** Raises the topic's partition count to `total` (partitions are never removed). */
   addPartitions(name: string, total: number): Promise<TopicDescription> {
     return this.topics.addPartitions(name, total)
+  }
+
+  /** Replays a partition, no group involved: `for await (const record of spool.read(topic, { partition, fromOffset }))`. */
+  read(topic: string, options: ReadStreamOptions = {}): AsyncGenerator<ConsumedRecord> {
+    return readTopic(this.topics, topic, options)
   }
 
   producer(options: ProducerOptions = {}): Producer {

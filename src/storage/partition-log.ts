@@ -131,6 +131,7 @@ export class PartitionLog {
   private flushedBytes = 0
   private readonly timers: NodeJS.Timeout[] = []
   private readonly appendListeners = new Set<(endOffset: number) => void>()
+  private readonly closeListeners = new Set<() => void>()
   private readonly arena = new BatchArena()
   /** Retention and compaction run one at a time, beside appends and reads. */
   private maintenance: Promise<unknown> = Promise.resolve()
@@ -248,6 +249,30 @@ export class PartitionLog {
   onAppend(listener: (endOffset: number) => void): () => void {
     this.appendListeners.add(listener)
     return () => this.appendListeners.delete(listener)
+  }
+
+  /**
+   * Resolves true once the end offset passes `offset` — woken by the append itself, no
+   * polling — or false when the log closes or `signal` aborts first.
+   */
+  waitForAppend(offset: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.highWatermark > offset) return Promise.resolve(true)
+    if (this.closed || signal?.aborted === true) return Promise.resolve(false)
+    return new Promise((resolve) => {
+      const finish = (appended: boolean): void => {
+        this.appendListeners.delete(listener)
+        this.closeListeners.delete(onClose)
+        signal?.removeEventListener('abort', onClose)
+        resolve(appended)
+      }
+      const listener = (endOffset: number): void => {
+        if (endOffset > offset) finish(true)
+      }
+      const onClose = (): void => finish(false)
+      this.appendListeners.add(listener)
+      this.closeListeners.add(onClose)
+      signal?.addEventListener('abort', onClose, { once: true })
+    })
   }
 
   append(records: readonly RecordInput[]): Promise<AppendResult> {
@@ -526,6 +551,21 @@ export class PartitionLog {
   }
 
   /**
+   * OFFSET_OUT_OF_RANGE, carrying the current start and end offsets, unless `offset` lies
+   * in [startOffset, endOffset] (the end itself is where the next record will be).
+   */
+  checkInRange(offset: number): void {
+    const start = this.startOffset
+    const end = this.highWatermark
+    if (offset >= start && offset <= end) return
+    throw new SpoolError(
+      'OFFSET_OUT_OF_RANGE',
+      `offset ${offset} is outside the log [${start}, ${end}]; read from an offset in that range`,
+      { details: { offset, startOffset: start, endOffset: end } },
+    )
+  }
+
+  /**
    * Records from `fromOffset` on, whole batches, stopping near `maxBytes` (at least one
    * batch is returned). At the end of the log: no records. Outside the log: OFFSET_OUT_OF_RANGE.
    */
@@ -534,13 +574,7 @@ export class PartitionLog {
     checkOffset('fromOffset', fromOffset)
     const maxBytes = positiveInteger('maxBytes', options.maxBytes, DEFAULT_READ_MAX_BYTES)
     const end = this.highWatermark
-    if (fromOffset < this.startOffset || fromOffset > end) {
-      throw new SpoolError(
-        'OFFSET_OUT_OF_RANGE',
-        `offset ${fromOffset} is outside the log [${this.startOffset}, ${end}]; read from an offset in that range`,
-        { details: { offset: fromOffset, startOffset: this.startOffset, endOffset: end } },
-      )
-    }
+    this.checkInRange(fromOffset)
     const records: StoredRecord[] = []
     let nextOffset = fromOffset
     let budget = maxBytes
@@ -799,6 +833,7 @@ export class PartitionLog {
     if (this.closed) return
     this.closed = true
     for (const timer of this.timers) clearInterval(timer)
+    for (const listener of [...this.closeListeners]) listener()
     try {
       if (!this.ctx.readOnly) {
         await this.maintenance // a compaction stops at its next segment once it sees `closed`
