@@ -19,6 +19,11 @@ export const ERROR_CODES = [
   'IO_ERROR',
   'DISK_FULL',
   'PARTITION_FAILED',
+  'CORRUPT_GROUP_STORE',
+  'INCONSISTENT_GROUP_PROTOCOL',
+  'PARTITION_NOT_ASSIGNED',
+  'GROUP_NOT_EMPTY',
+  'GROUP_MAX_SIZE_REACHED',
 ] as const
 
 export type SpoolErrorCode = (typeof ERROR_CODES)[number]
@@ -43,6 +48,15 @@ export class SpoolError extends Error {
   /** Whether the same call may succeed if tried again later, unchanged. */
   get retriable(): boolean {
     return this.code === 'DISK_FULL' || this.code === 'IO_ERROR'
+  }
+
+  /**
+   * Whether a group member must join again (with its member id, if it still has one)
+   * before the same call can succeed: its generation is old, or the coordinator no
+   * longer knows it.
+   */
+  get needsRejoin(): boolean {
+    return this.code === 'ILLEGAL_GENERATION' || this.code === 'UNKNOWN_MEMBER'
   }
 }
 

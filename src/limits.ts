@@ -36,6 +36,31 @@ export const SCAN_CHUNK_BYTES = 1024 * 1024
 /** Relative offsets in the index are uint32; a segment never spans more offsets than this. */
 export const MAX_SEGMENT_OFFSET_SPAN = 2 ** 31 - 1
 
+// Consumer groups (src/groups/)
+
+/**
+ * Kafka's defaults and bounds for a member's session (session.timeout.ms, and the
+ * broker's group.min/max.session.timeout.ms, with a lower floor because an embedded
+ * member heartbeats in-process): a member not heard from for its session timeout is
+ * evicted and its partitions move. Shorter evicts members that pause for a GC; longer
+ * leaves a dead member's partitions idle.
+ */
+export const DEFAULT_SESSION_TIMEOUT_MS = 45_000
+export const MIN_SESSION_TIMEOUT_MS = 100
+export const MAX_SESSION_TIMEOUT_MS = 30 * 60 * 1000
+/** Kafka's heartbeat.interval.ms: well under a third of the session, so two lost heartbeats do not evict. */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000
+
+/** Group names are LevelDB key parts; bounded like topic names so keys stay small. */
+export const MAX_GROUP_NAME_CHARS = 249
+/**
+ * Members per group. Every rebalance costs members × partitions in the assignor, and a
+ * group far larger than its partition count only holds idle members.
+ */
+export const MAX_GROUP_MEMBERS = 10_000
+/** Kafka's offset.metadata.max.bytes: the string a commit may carry beside its offset. */
+export const MAX_COMMIT_METADATA_BYTES = 4096
+
 function check(condition: boolean, relation: string): void {
   if (!condition) throw new Error(`spool limits are inconsistent: ${relation}`)
 }
@@ -44,3 +69,5 @@ check(DEFAULT_SEGMENT_BYTES <= MAX_SEGMENT_BYTES, 'default segment size fits int
 check(DEFAULT_MAX_BATCH_BYTES <= DEFAULT_SEGMENT_BYTES, 'a batch fits in a default segment')
 check(DEFAULT_INDEX_INTERVAL_BYTES < DEFAULT_SEGMENT_BYTES, 'a segment holds several index entries')
 check(SCAN_CHUNK_BYTES >= 61, 'a scan chunk holds at least a batch header')
+check(MIN_SESSION_TIMEOUT_MS <= DEFAULT_SESSION_TIMEOUT_MS && DEFAULT_SESSION_TIMEOUT_MS <= MAX_SESSION_TIMEOUT_MS, 'the default session timeout is within its bounds')
+check(DEFAULT_HEARTBEAT_INTERVAL_MS * 3 <= DEFAULT_SESSION_TIMEOUT_MS, 'a session outlasts three heartbeat intervals')

@@ -1,0 +1,286 @@
+import { Level } from 'level'
+import { SpoolError, invalidArgument, ioError } from '../errors.js'
+import { MAX_COMMIT_METADATA_BYTES, MAX_GROUP_NAME_CHARS } from '../limits.js'
+import { checkTopicName } from '../topics/topic-name.js'
+
+/**
+ * Committed offsets and group metadata, in LevelDB (`<dataDir>/groups`).
+ *
+ * Keys (utf8), chosen so that one group's keys are one contiguous range and a group's
+ * offsets sort by topic, then partition:
+ *   m!<group>                          → { v: 1, generation, updatedAt }
+ *   o!<group>!<topic>!<partition:10>   → { v: 1, offset, metadata?, committedAt? }
+ * `<group>` escapes '%' as %25 and '!' as %21, so '!' always ends it; topic names hold
+ * no '!'; partitions are zero-padded to 10 digits (int32) so they sort as numbers.
+ *
+ * Every write passes `{ sync: true }` (LevelDB's default is false): a resolved commit has
+ * been fsynced to LevelDB's log, and survives a crash of the process or the machine.
+ */
+const VALUE_VERSION = 1
+const PARTITION_DIGITS = 10
+const MAX_PARTITION = 2 ** 31 - 1
+/** Sorts after every character a key part can hold. */
+const RANGE_END = '\uffff'
+
+export interface OffsetCommit {
+  topic: string
+  partition: number
+  offset: number
+  metadata?: string
+  /** Milliseconds since the epoch, as the committer's clock saw it. */
+  committedAt?: number
+}
+
+export interface CommittedOffset {
+  topic: string
+  partition: number
+  offset: number
+  metadata: string | null
+  committedAt: number | null
+}
+
+export interface GroupMeta {
+  /** The generation of the group's latest rebalance; the next one is higher. */
+  generation: number
+  updatedAt: number
+}
+
+interface StoredOffset {
+  v: number
+  offset: number
+  metadata?: string
+  committedAt?: number
+}
+
+interface StoredMeta {
+  v: number
+  generation: number
+  updatedAt: number
+}
+
+export function checkGroupName(group: unknown): string {
+  if (typeof group !== 'string' || group.length === 0) throw invalidArgument('group', 'must be a non-empty string')
+  if (group.length > MAX_GROUP_NAME_CHARS) throw invalidArgument('group', `is longer than ${MAX_GROUP_NAME_CHARS} characters`)
+  return group
+}
+
+function escapeGroup(group: string): string {
+  return group.replace(/%/g, '%25').replace(/!/g, '%21')
+}
+
+function unescapeGroup(escaped: string): string {
+  return escaped.replace(/%21/g, '!').replace(/%25/g, '%')
+}
+
+const metaKey = (group: string): string => `m!${escapeGroup(group)}`
+const offsetPrefix = (group: string): string => `o!${escapeGroup(group)}!`
+const offsetKey = (group: string, topic: string, partition: number): string =>
+  `${offsetPrefix(group)}${topic}!${String(partition).padStart(PARTITION_DIGITS, '0')}`
+
+function checkCommit(entry: OffsetCommit, index: number): void {
+  const at = `offsets[${index}]`
+  checkTopicName(entry.topic)
+  if (!Number.isInteger(entry.partition) || entry.partition < 0 || entry.partition > MAX_PARTITION) {
+    throw invalidArgument(`${at}.partition`, 'must be an integer from 0 to 2^31-1')
+  }
+  if (!Number.isSafeInteger(entry.offset) || entry.offset < 0) throw invalidArgument(`${at}.offset`, 'must be a non-negative safe integer')
+  if (entry.metadata !== undefined && Buffer.byteLength(entry.metadata) > MAX_COMMIT_METADATA_BYTES) {
+    throw invalidArgument(`${at}.metadata`, `is longer than ${MAX_COMMIT_METADATA_BYTES} bytes`)
+  }
+}
+
+export class OffsetStore {
+  private closed = false
+
+  private constructor(
+    readonly dir: string,
+    private readonly db: Level<string, unknown>,
+  ) {}
+
+  /**
+   * Opens (creating if needed) the store in `dir`. A store another handle holds → LOCKED;
+   * a damaged one → CORRUPT_GROUP_STORE (group offsets only: partition data is apart).
+   */
+  static async open(dir: string): Promise<OffsetStore> {
+    const db = new Level<string, unknown>(dir, { keyEncoding: 'utf8', valueEncoding: 'json' })
+    try {
+      await db.open()
+    } catch (error) {
+      throw openError(dir, error)
+    }
+    return new OffsetStore(dir, db)
+  }
+
+  /** Stores all `entries` for `group` in one atomic, synced batch: all of them or none. */
+  async commit(group: string, entries: readonly OffsetCommit[]): Promise<void> {
+    checkGroupName(group)
+    entries.forEach(checkCommit)
+    this.checkOpen()
+    if (entries.length === 0) return
+    const ops = entries.map((entry) => {
+      const value: StoredOffset = { v: VALUE_VERSION, offset: entry.offset }
+      if (entry.metadata !== undefined) value.metadata = entry.metadata
+      if (entry.committedAt !== undefined) value.committedAt = entry.committedAt
+      return { type: 'put' as const, key: offsetKey(group, entry.topic, entry.partition), value }
+    })
+    await this.write('committing offsets of group', group, () => this.db.batch(ops, { sync: true }))
+  }
+
+  /** The group's committed offsets (of one topic, if given), sorted by topic and partition. */
+  async fetch(group: string, topic?: string): Promise<CommittedOffset[]> {
+    checkGroupName(group)
+    if (topic !== undefined) checkTopicName(topic)
+    this.checkOpen()
+    const groupPrefix = offsetPrefix(group)
+    const prefix = groupPrefix + (topic === undefined ? '' : `${topic}!`)
+    const found: CommittedOffset[] = []
+    try {
+      for await (const [key, value] of this.db.iterator({ gt: prefix, lt: prefix + RANGE_END })) {
+        found.push(this.decodeOffset(key, value, groupPrefix.length))
+      }
+    } catch (error) {
+      throw this.readError(group, error)
+    }
+    return found
+  }
+
+  /** Every group with offsets or metadata, sorted. */
+  async listGroups(): Promise<string[]> {
+    this.checkOpen()
+    const groups = new Set<string>()
+    try {
+      for await (const key of this.db.keys({ gt: 'm!', lt: `m!${RANGE_END}` })) groups.add(unescapeGroup(key.slice(2)))
+      for await (const key of this.db.keys({ gt: 'o!', lt: `o!${RANGE_END}` })) {
+        groups.add(unescapeGroup(key.slice(2, key.indexOf('!', 2))))
+      }
+    } catch (error) {
+      throw this.readError('(all)', error)
+    }
+    return [...groups].sort()
+  }
+
+  /** Removes the group's offsets and metadata in one synced batch. */
+  async deleteGroup(group: string): Promise<void> {
+    checkGroupName(group)
+    this.checkOpen()
+    const keys: string[] = [metaKey(group)]
+    const prefix = offsetPrefix(group)
+    try {
+      for await (const key of this.db.keys({ gt: prefix, lt: prefix + RANGE_END })) keys.push(key)
+    } catch (error) {
+      throw this.readError(group, error)
+    }
+    await this.write('deleting group', group, () =>
+      this.db.batch(
+        keys.map((key) => ({ type: 'del' as const, key })),
+        { sync: true },
+      ),
+    )
+  }
+
+  async saveGroupMeta(group: string, meta: GroupMeta): Promise<void> {
+    checkGroupName(group)
+    if (!Number.isSafeInteger(meta.generation) || meta.generation < 0) throw invalidArgument('generation', 'must be a non-negative safe integer')
+    this.checkOpen()
+    const value: StoredMeta = { v: VALUE_VERSION, generation: meta.generation, updatedAt: meta.updatedAt }
+    await this.write('saving the metadata of group', group, () => this.db.put(metaKey(group), value, { sync: true }))
+  }
+
+  /** The group's metadata, or null for a group never saved. */
+  async loadGroupMeta(group: string): Promise<GroupMeta | null> {
+    checkGroupName(group)
+    this.checkOpen()
+    let value: unknown
+    try {
+      value = await this.db.get(metaKey(group))
+    } catch (error) {
+      throw this.readError(group, error)
+    }
+    if (value === undefined) return null
+    const stored = value as Partial<StoredMeta> | null
+    if (stored?.v !== VALUE_VERSION || !Number.isSafeInteger(stored.generation) || typeof stored.updatedAt !== 'number') {
+      throw this.damaged(`the metadata of group "${group}" has an unknown version or shape`, { group })
+    }
+    return { generation: stored.generation!, updatedAt: stored.updatedAt }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.db.close()
+  }
+
+  private decodeOffset(key: string, value: unknown, topicStart: number): CommittedOffset {
+    const rest = key.slice(topicStart)
+    const bang = rest.lastIndexOf('!')
+    const stored = value as Partial<StoredOffset> | null
+    if (bang <= 0 || stored?.v !== VALUE_VERSION || !Number.isSafeInteger(stored.offset)) {
+      throw this.damaged(`the offset entry ${key} has an unknown version or shape`, { key })
+    }
+    return {
+      topic: rest.slice(0, bang),
+      partition: Number(rest.slice(bang + 1)),
+      offset: stored.offset!,
+      metadata: stored.metadata ?? null,
+      committedAt: stored.committedAt ?? null,
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new SpoolError('CLOSED', `the group offset store ${this.dir} is closed`)
+  }
+
+  private async write(action: string, group: string, run: () => Promise<void>): Promise<void> {
+    try {
+      await run()
+    } catch (error) {
+      if (levelCode(error) === 'LEVEL_CORRUPTION') throw this.damaged(`${action} "${group}" found the store damaged`, { group }, error)
+      throw ioError(`${action} "${group}" in`, this.dir, ioCause(error))
+    }
+  }
+
+  private readError(group: string, error: unknown): SpoolError {
+    if (levelCode(error) === 'LEVEL_CORRUPTION') return this.damaged(`reading group "${group}" found the store damaged`, { group }, error)
+    return ioError(`reading group "${group}" from`, this.dir, ioCause(error))
+  }
+
+  private damaged(what: string, details: Record<string, unknown>, cause?: unknown): SpoolError {
+    return new SpoolError(
+      'CORRUPT_GROUP_STORE',
+      `${what} (${this.dir}); restore the directory from a backup, or delete it to forget every group's offsets (partition data is untouched)`,
+      { cause, details: { dir: this.dir, ...details } },
+    )
+  }
+}
+
+function levelCode(error: unknown): string | undefined {
+  const own = (error as { code?: unknown } | null)?.code
+  const cause = (error as { cause?: { code?: unknown } } | null)?.cause?.code
+  // abstract-level wraps the reason for a failed open in `cause`; prefer the precise one.
+  if (typeof cause === 'string' && cause.startsWith('LEVEL_')) return cause
+  return typeof own === 'string' ? own : undefined
+}
+
+/** The operating-system error under a LevelDB one, when there is one, for ioError's errno. */
+function ioCause(error: unknown): unknown {
+  const cause = (error as { cause?: unknown } | null)?.cause
+  return (cause as NodeJS.ErrnoException | undefined)?.code?.startsWith('E') ? cause : error
+}
+
+function openError(dir: string, error: unknown): SpoolError {
+  const code = levelCode(error)
+  if (code === 'LEVEL_LOCKED') {
+    return new SpoolError('LOCKED', `the group offset store ${dir} is already open, in this process or another; close it first`, {
+      cause: error,
+      details: { dir },
+    })
+  }
+  if (code === 'LEVEL_CORRUPTION') {
+    return new SpoolError(
+      'CORRUPT_GROUP_STORE',
+      `the group offset store ${dir} is damaged and will not open; restore it from a backup, or delete it to forget every group's offsets (partition data is untouched)`,
+      { cause: error, details: { dir } },
+    )
+  }
+  return ioError('opening the group offset store', dir, ioCause(error))
+}
