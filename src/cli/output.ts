@@ -1,0 +1,58 @@
+import type { Writable } from 'node:stream'
+
+/** Where a command writes: injected so that tests can run the program in-process too. */
+export interface CliStreams {
+  stdout: Writable
+  stderr: Writable
+}
+
+/** Options every command understands. */
+export interface GlobalOptions {
+  dataDir: string
+  json: boolean
+  debug: boolean
+}
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+
+export function humanBytes(bytes: number): string {
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${UNITS[unit]}`
+}
+
+export function isoTime(ms: number): string {
+  return ms < 0 ? '-' : new Date(ms).toISOString()
+}
+
+/** Bytes as text when they are printable UTF-8, else as hex; `null` for none. */
+export function showBytes(bytes: Buffer | null): string {
+  if (bytes === null) return 'null'
+  const text = bytes.toString('utf8')
+  // eslint-disable-next-line no-control-regex
+  if (Buffer.from(text, 'utf8').equals(bytes) && !/[\u0000-\u0008\u000e-\u001f\u007f\ufffd]/.test(text)) return JSON.stringify(text)
+  return `0x${bytes.toString('hex')}`
+}
+
+export function base64OrNull(bytes: Buffer | null): string | null {
+  return bytes === null ? null : bytes.toString('base64')
+}
+
+/** Left-aligned columns separated by two spaces, widths from the widest cell. */
+export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)))
+  const line = (cells: readonly string[]): string => cells.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()
+  return [line(headers), ...rows.map(line)].join('\n')
+}
+
+export function writeLine(stream: Writable, text = ''): void {
+  stream.write(`${text}\n`)
+}
+
+export function writeJson(stream: Writable, value: unknown): void {
+  stream.write(`${JSON.stringify(value, null, 2)}\n`)
+}

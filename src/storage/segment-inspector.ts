@@ -1,0 +1,150 @@
+import {
+  type BatchHeader,
+  MalformedBatchError,
+  batchCrcValid,
+  decodeRecords,
+  headerProblem,
+  lastOffsetOf,
+  readBatchHeader,
+} from '../record/batch-decoder.js'
+import { BATCH_HEADER_BYTES, BATCH_MAGIC } from '../record/batch-format.js'
+import type { StoredRecord } from '../record/types.js'
+import type { StorageIO } from './io.js'
+import { readAt } from './log-scanner.js'
+import { OffsetIndex } from './offset-index.js'
+import { TimeIndex } from './time-index.js'
+
+/**
+ * Read-only inspection of segment files, for `spool segments dump|index|verify`: it
+ * reports every batch, good or bad, where the engine would stop at the first bad one.
+ * It opens files for reading only and never writes.
+ */
+export interface BatchReport {
+  position: number
+  header: BatchHeader
+  lastOffset: number
+  crcOk: boolean
+  /** The records, when asked for and the batch is intact. */
+  records?: StoredRecord[]
+}
+
+export interface LogReport {
+  sizeBytes: number
+  batches: BatchReport[]
+  /** Where and why the file stops being a sequence of batches, if it does before its end. */
+  unreadable: { position: number; why: string } | null
+}
+
+export interface InspectOptions {
+  records?: boolean
+  maxBatchBytes: number
+  /** Called per batch as it is read (for progress). */
+  onBatch?: (report: BatchReport) => void
+}
+
+async function withFile<T>(io: StorageIO, file: string, use: (fd: number, size: number) => Promise<T>): Promise<T> {
+  const fd = await io.open(file, 'r')
+  try {
+    return await use(fd, await io.fstatSize(fd))
+  } finally {
+    await io.close(fd)
+  }
+}
+
+function frameProblem(header: BatchHeader, maxBatchBytes: number, remaining: number): string | null {
+  if (header.magic !== BATCH_MAGIC) return `magic byte is ${header.magic}, expected ${BATCH_MAGIC}`
+  if (header.sizeBytes < BATCH_HEADER_BYTES || header.sizeBytes > maxBatchBytes) return `batch length ${header.sizeBytes} is impossible`
+  if (header.sizeBytes > remaining) return `the batch needs ${header.sizeBytes} bytes but the file ends after ${remaining}`
+  return null
+}
+
+export function inspectLog(io: StorageIO, file: string, options: InspectOptions): Promise<LogReport> {
+  return withFile(io, file, async (fd, size) => {
+    const report: LogReport = { sizeBytes: size, batches: [], unreadable: null }
+    let position = 0
+    while (position < size) {
+      if (size - position < BATCH_HEADER_BYTES) {
+        report.unreadable = { position, why: `${size - position} trailing bytes are shorter than a batch header` }
+        break
+      }
+      const head = await readAt(io, fd, position, Math.min(BATCH_HEADER_BYTES, size - position))
+      const header = readBatchHeader(head, 0)
+      // Only a broken frame (magic, length) stops the walk: a damaged field inside a batch
+      // whose length still holds is that batch's damage (its CRC covers the field).
+      const framing = frameProblem(header, options.maxBatchBytes, size - position)
+      if (framing !== null) {
+        report.unreadable = { position, why: framing }
+        break
+      }
+      const bytes = await readAt(io, fd, position, header.sizeBytes)
+      const intact = headerProblem(header, options.maxBatchBytes) === null && batchCrcValid(bytes, 0, header)
+      const batch: BatchReport = { position, header, lastOffset: lastOffsetOf(header), crcOk: intact }
+      if (options.records === true && batch.crcOk) {
+        const records: StoredRecord[] = []
+        try {
+          decodeRecords(bytes, 0, header, 0, records)
+          batch.records = records
+        } catch (error) {
+          if (!(error instanceof MalformedBatchError)) throw error
+          batch.crcOk = false
+        }
+      }
+      report.batches.push(batch)
+      options.onBatch?.(batch)
+      position += header.sizeBytes
+    }
+    return report
+  })
+}
+
+export interface IndexEntryReport {
+  /** Offset index: the batch base offset; time index: the offset the timestamp covers. */
+  offset: number
+  /** Offset index: the byte position; time index: the timestamp. */
+  value: number
+  ok: boolean
+  why?: string
+}
+
+export interface IndexReport {
+  kind: 'offset' | 'time'
+  entries: IndexEntryReport[]
+  /** Why the file as a whole cannot be used (bad size, out of order), if so. */
+  problem: string | null
+}
+
+/**
+ * Checks each entry of a `.index` or `.timeindex` against the log beside it: an offset
+ * entry must point at the batch that starts at its offset; a time entry's offset must be
+ * in the log and no record up to it may be newer than its timestamp.
+ */
+export async function inspectIndex(io: StorageIO, indexFile: string, log: LogReport, baseOffset: number): Promise<IndexReport> {
+  const bytes = await withFile(io, indexFile, (fd, size) => readAt(io, fd, 0, size))
+  const kind = indexFile.endsWith('.timeindex') ? 'time' : 'offset'
+  const decoded = kind === 'offset' ? OffsetIndex.decode(baseOffset, bytes, Math.max(log.sizeBytes, 1)) : TimeIndex.decode(baseOffset, bytes, 2 ** 32 - 1)
+  if (typeof decoded === 'string') return { kind, entries: [], problem: decoded }
+  const byPosition = new Map(log.batches.map((b) => [b.position, b]))
+  const entries: IndexEntryReport[] = []
+  let maxTimestamp = -1
+  let batchIndex = 0
+  for (let i = 0; i < decoded.entries.length; i++) {
+    const offset = baseOffset + (kind === 'offset' ? decoded.entries.keyAt(i) : decoded.entries.valueAt(i))
+    const value = kind === 'offset' ? decoded.entries.valueAt(i) : decoded.entries.keyAt(i)
+    if (kind === 'offset') {
+      const batch = byPosition.get(value)
+      const ok = batch !== undefined && batch.header.baseOffset === offset
+      entries.push(ok ? { offset, value, ok } : { offset, value, ok, why: `no batch of base offset ${offset} starts at byte ${value}` })
+      continue
+    }
+    while (batchIndex < log.batches.length && log.batches[batchIndex]!.header.baseOffset <= offset) {
+      maxTimestamp = Math.max(maxTimestamp, log.batches[batchIndex]!.header.maxTimestamp)
+      batchIndex++
+    }
+    const covered = batchIndex > 0 && log.batches[batchIndex - 1]!.lastOffset >= offset
+    if (!covered) entries.push({ offset, value, ok: false, why: `offset ${offset} is not in the log` })
+    else if (maxTimestamp > value) entries.push({ offset, value, ok: false, why: `a record up to offset ${offset} is stamped ${maxTimestamp}, later than the entry` })
+    else entries.push({ offset, value, ok: true })
+  }
+  return { kind, entries, problem: null }
+}
+
