@@ -43,7 +43,9 @@ export interface Assignor {
   assign(input: AssignorInput): Assignment
 }
 
-export function compareMembers(a: AssignorMember, b: AssignorMember): number {
+export type MemberOrderKey = Pick<AssignorMember, 'memberId' | 'instanceId'>
+
+export function compareMembers(a: MemberOrderKey, b: MemberOrderKey): number {
   const ai = a.instanceId ?? null
   const bi = b.instanceId ?? null
   if (ai !== null && bi !== null) return compareStrings(ai, bi) || compareStrings(a.memberId, b.memberId)
