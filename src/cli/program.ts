@@ -1,7 +1,10 @@
 import { Command } from 'commander'
 import { defaultDataDir } from '../client/spool.js'
 import type { CliStreams, GlobalOptions } from './output.js'
+import { consumeCommand, replayCommand } from './consume.js'
+import { produceCommand } from './produce.js'
 import { segmentsCommand } from './segments.js'
+import { topicsCommand } from './topics.js'
 
 export const CLI_VERSION = '0.1.0'
 
@@ -17,6 +20,10 @@ export function buildProgram(out: CliStreams): Command {
     const options = program.opts<{ dataDir?: string; json?: boolean; debug?: boolean }>()
     return { dataDir: options.dataDir ?? defaultDataDir(), json: options.json === true, debug: options.debug === true }
   }
+  program.addCommand(topicsCommand(out, globals))
+  program.addCommand(produceCommand(out, globals))
+  program.addCommand(consumeCommand(out, globals))
+  program.addCommand(replayCommand(out, globals))
   program.addCommand(segmentsCommand(out, globals))
   applyToAll(program, (command) => {
     // addCommand() does not pass these on: without them a subcommand would call process.exit.

@@ -28,6 +28,11 @@ export interface SpoolOptions extends TopicOptions {
   io?: StorageIO
   /** How often retention and compaction run in the background; 0 turns them off (run them with runCleanup()). */
   cleanerIntervalMs?: number
+  /**
+   * Inspect only: takes no lock (works while another process writes), changes no file,
+   * refuses topic changes and producers. What it reads is the data as of the open.
+   */
+  readOnly?: boolean
 }
 
 /**
@@ -51,8 +56,9 @@ export class Spool {
   private constructor(
     readonly dir: string,
     private readonly topics: Topics,
-    private readonly lock: DirLock,
+    private readonly lock: DirLock | null,
     private readonly clock: () => number,
+    readonly readOnly: boolean,
   ) {}
 
   private startCleaner(intervalMs: number): void {
@@ -79,6 +85,7 @@ export class Spool {
       clock = Date.now,
       io = nodeIO,
       cleanerIntervalMs = DEFAULT_CLEANER_INTERVAL_MS,
+      readOnly = false,
       ...topicDefaults
     } = options
     if (typeof cleanerIntervalMs !== 'number' || !Number.isSafeInteger(cleanerIntervalMs) || cleanerIntervalMs < 0) {
@@ -87,19 +94,27 @@ export class Spool {
     if (givenDir !== undefined && (typeof givenDir !== 'string' || givenDir === '')) throw invalidArgument('dir', 'must be a directory path')
     const dir = path.resolve(givenDir ?? defaultDataDir())
     const defaults = resolveTopicConfig(topicDefaults, DEFAULT_TOPIC_CONFIG)
-    try {
-      await io.mkdirp(dir)
-    } catch (error) {
-      throw ioError('creating the data directory', dir, error)
+    if (readOnly) {
+      try {
+        await io.readdir(dir)
+      } catch (error) {
+        throw ioError('opening the data directory', dir, error)
+      }
+    } else {
+      try {
+        await io.mkdirp(dir)
+      } catch (error) {
+        throw ioError('creating the data directory', dir, error)
+      }
     }
-    const lock = await acquireDirLock(dir)
+    const lock = readOnly ? null : await acquireDirLock(dir)
     try {
-      const topics = await Topics.open({ dataDir: dir, defaults, io, logger, clock })
-      const spool = new Spool(dir, topics, lock, clock)
-      spool.startCleaner(cleanerIntervalMs)
+      const topics = await Topics.open({ dataDir: dir, defaults, io, logger, clock, readOnly })
+      const spool = new Spool(dir, topics, lock, clock, readOnly)
+      if (!readOnly) spool.startCleaner(cleanerIntervalMs)
       return spool
     } catch (error) {
-      await lock.release()
+      await lock?.release()
       throw error
     }
   }
@@ -125,12 +140,22 @@ export class Spool {
     return this.topics.addPartitions(name, total)
   }
 
+  /** The first offset of a partition whose record is stamped at or after `timestamp`, or null (none yet). */
+  offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<number | null> {
+    try {
+      return this.topics.log(topic, partition).offsetForTimestamp(timestamp)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
   /** Replays a partition, no group involved: `for await (const record of spool.read(topic, { partition, fromOffset }))`. */
   read(topic: string, options: ReadStreamOptions = {}): AsyncGenerator<ConsumedRecord> {
     return readTopic(this.topics, topic, options)
   }
 
   producer(options: ProducerOptions = {}): Producer {
+    if (this.readOnly) throw invalidArgument('producer', `is not available: ${this.dir} was opened read-only`)
     const producer = new Producer(this.topics, options)
     this.producers.add(producer)
     return producer
@@ -144,7 +169,7 @@ export class Spool {
         for (const producer of this.producers) await producer.close().catch(() => undefined)
         await this.topics.close()
       } finally {
-        await this.lock.release()
+        await this.lock?.release()
       }
     })()
     return this.closing

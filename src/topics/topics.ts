@@ -15,6 +15,8 @@ export interface TopicsOptions {
   io: StorageIO
   logger: Logger
   clock: () => number
+  /** Inspect only: partitions open read-only, nothing is created, repaired or removed. */
+  readOnly: boolean
 }
 
 export interface PartitionDescription {
@@ -63,7 +65,7 @@ export class Topics {
     const entries = await readCatalog(options.io, options.dataDir)
     try {
       for (const entry of entries) topics.topics.set(entry.name, { entry, logs: await topics.openLogs(entry, 0) })
-      await topics.removeLeftovers()
+      if (!options.readOnly) await topics.removeLeftovers()
     } catch (error) {
       await topics.close().catch(() => undefined)
       throw error
@@ -82,6 +84,7 @@ export class Topics {
           segmentMs: config.segmentMs,
           indexIntervalBytes: config.indexIntervalBytes,
           lock: false, // the spool holds the data directory's lock
+          readOnly: this.options.readOnly,
           io: this.options.io,
           logger: this.options.logger,
           clock: this.options.clock,
@@ -106,6 +109,9 @@ export class Topics {
 
   /** Runs catalog changes one at a time. */
   private serially<T>(change: () => Promise<T>): Promise<T> {
+    if (this.options.readOnly) {
+      return Promise.reject(invalidArgument('topics', `cannot be changed: ${this.options.dataDir} was opened read-only`))
+    }
     const run = this.changing.then(change, change)
     this.changing = run.catch(() => undefined)
     return run
@@ -216,6 +222,7 @@ export class Topics {
    */
   async runCleanup(now: number): Promise<CleanupReport> {
     const report: CleanupReport = { deletedSegments: 0, compactedSegments: 0, failures: 0 }
+    if (this.options.readOnly) return report
     for (const { entry, logs } of [...this.topics.values()]) {
       const { config } = entry
       for (const [partition, log] of logs.entries()) {

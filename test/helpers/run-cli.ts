@@ -9,8 +9,8 @@ export interface CliResult {
   stderr: string
 }
 
-/** Runs the built `spool` CLI as a subprocess (npm test builds dist/ first). */
-export function runCli(args: string[], env: Record<string, string> = {}): CliResult {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 })
+/** Runs the built `spool` CLI as a subprocess (npm test builds dist/ first), with optional stdin. */
+export function runCli(args: string[], input?: string): CliResult {
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000, ...(input === undefined ? {} : { input }) })
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr }
 }

@@ -1,0 +1,132 @@
+import { Command } from 'commander'
+import { invalidArgument } from '../errors.js'
+import type { FlushPolicy } from '../storage/flush-policy.js'
+import type { TopicConfig } from '../topics/topic-config.js'
+import type { TopicDescription } from '../topics/topics.js'
+import { integerOption, withSpool } from './open.js'
+import { type CliStreams, type GlobalOptions, humanBytes, table, writeJson, writeLine } from './output.js'
+
+/** `spool topics create|list|describe|delete|add-partitions`. */
+
+interface CreateFlags {
+  partitions?: string
+  flush?: string
+  segmentBytes?: string
+  retentionMs?: string
+  retentionBytes?: string
+  cleanup?: string
+  maxRecordBytes?: string
+}
+
+function flushOption(value: string | undefined): FlushPolicy | undefined {
+  if (value === undefined || value === 'always' || value === 'never') return value
+  const intervalMs = integerOption('flush', value, 1)
+  if (intervalMs === undefined) throw invalidArgument('--flush', "must be 'always', 'never' or an interval in ms")
+  return { intervalMs }
+}
+
+function createOptions(flags: CreateFlags): Partial<TopicConfig> {
+  const options: Partial<TopicConfig> = {}
+  const set = <K extends keyof TopicConfig>(key: K, value: TopicConfig[K] | undefined): void => {
+    if (value !== undefined) options[key] = value
+  }
+  set('partitions', integerOption('partitions', flags.partitions, 1))
+  set('flush', flushOption(flags.flush))
+  set('segmentBytes', integerOption('segment-bytes', flags.segmentBytes, 1))
+  set('retentionMs', integerOption('retention-ms', flags.retentionMs, 1))
+  set('retentionBytes', integerOption('retention-bytes', flags.retentionBytes, 1))
+  set('maxRecordBytes', integerOption('max-record-bytes', flags.maxRecordBytes, 1))
+  if (flags.cleanup !== undefined) {
+    if (flags.cleanup !== 'delete' && flags.cleanup !== 'compact') throw invalidArgument('--cleanup', "must be 'delete' or 'compact'")
+    options.cleanup = flags.cleanup
+  }
+  return options
+}
+
+function flushText(flush: FlushPolicy): string {
+  return typeof flush === 'string' ? flush : `every ${flush.intervalMs} ms`
+}
+
+function printDescription(out: CliStreams, topic: TopicDescription): void {
+  const { config } = topic
+  writeLine(out.stdout, `topic ${topic.name}: ${config.partitions} partitions, created ${new Date(topic.createdAt).toISOString()}`)
+  const settings = [
+    `flush=${flushText(config.flush)}`,
+    `cleanup=${config.cleanup}`,
+    `segmentBytes=${humanBytes(config.segmentBytes)}`,
+    `retentionMs=${config.retentionMs ?? 'forever'}`,
+    `retentionBytes=${config.retentionBytes === null ? 'unlimited' : humanBytes(config.retentionBytes)}`,
+    `maxRecordBytes=${humanBytes(config.maxRecordBytes)}`,
+  ]
+  writeLine(out.stdout, `  ${settings.join('  ')}`)
+  const rows = topic.partitions.map((p) => [String(p.partition), String(p.startOffset), String(p.endOffset), String(p.endOffset - p.startOffset), humanBytes(p.bytes), String(p.segments)])
+  writeLine(out.stdout, table(['partition', 'startOffset', 'endOffset', 'records', 'size', 'segments'], rows))
+}
+
+export function topicsCommand(out: CliStreams, globals: () => GlobalOptions): Command {
+  const topics = new Command('topics').description('create, list, describe and delete topics')
+  topics
+    .command('create')
+    .description('create a topic')
+    .argument('<name>')
+    .option('--partitions <n>', 'number of partitions (default 1)')
+    .option('--flush <policy>', "'always', 'never' or an fsync interval in ms")
+    .option('--segment-bytes <n>')
+    .option('--retention-ms <ms>')
+    .option('--retention-bytes <n>')
+    .option('--cleanup <policy>', "'delete' or 'compact'")
+    .option('--max-record-bytes <n>')
+    .action(async (name: string, flags: CreateFlags) => {
+      const created = await withSpool(globals(), 'write', (spool) => spool.createTopic(name, createOptions(flags)))
+      if (globals().json) writeJson(out.stdout, created)
+      else writeLine(out.stdout, `created topic ${name} with ${created.config.partitions} partitions`)
+    })
+  topics
+    .command('list')
+    .description('list the topics with their size')
+    .action(async () => {
+      const described = await withSpool(globals(), 'read-only', async (spool) => Promise.all(spool.listTopics().map((t) => spool.describeTopic(t))))
+      if (globals().json) {
+        writeJson(out.stdout, described)
+        return
+      }
+      const rows = described.map((t) => [
+        t.name,
+        String(t.partitions.length),
+        String(t.partitions.reduce((sum, p) => sum + p.endOffset - p.startOffset, 0)),
+        humanBytes(t.partitions.reduce((sum, p) => sum + p.bytes, 0)),
+        t.config.cleanup,
+      ])
+      writeLine(out.stdout, rows.length === 0 ? 'no topics' : table(['topic', 'partitions', 'records', 'size', 'cleanup'], rows))
+    })
+  topics
+    .command('describe')
+    .description("show a topic's configuration and, per partition, its offsets, size and segments")
+    .argument('<name>')
+    .action(async (name: string) => {
+      const described = await withSpool(globals(), 'read-only', (spool) => spool.describeTopic(name))
+      if (globals().json) writeJson(out.stdout, described)
+      else printDescription(out, described)
+    })
+  topics
+    .command('delete')
+    .description('delete a topic and its data')
+    .argument('<name>')
+    .action(async (name: string) => {
+      await withSpool(globals(), 'write', (spool) => spool.deleteTopic(name))
+      if (globals().json) writeJson(out.stdout, { deleted: name })
+      else writeLine(out.stdout, `deleted topic ${name}`)
+    })
+  topics
+    .command('add-partitions')
+    .description("raise a topic's partition count")
+    .argument('<name>')
+    .argument('<total>', 'the new partition count')
+    .action(async (name: string, total: string) => {
+      const count = integerOption('total', total, 1) ?? 0
+      const described = await withSpool(globals(), 'write', (spool) => spool.addPartitions(name, count))
+      if (globals().json) writeJson(out.stdout, described)
+      else writeLine(out.stdout, `topic ${name} now has ${described.partitions.length} partitions`)
+    })
+  return topics
+}
