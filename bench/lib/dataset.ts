@@ -1,6 +1,7 @@
 import { encodeBatch, setBatchBaseOffset } from '../../src/record/batch-encoder.js'
 import type { RecordInput } from '../../src/record/types.js'
 import { DEFAULT_MAX_BATCH_BYTES } from '../../src/limits.js'
+import { prng } from '../../scripts/lib/prng.js'
 
 export interface DatasetSpec {
   records: number
@@ -28,17 +29,6 @@ const COPY_CHUNK_BYTES = 64 * 1024
 /** Any fixed time: records carry no timestamp, so only the batch header holds it. */
 const ENCODE_TIME_MS = Date.UTC(2024, 0, 1)
 
-/** mulberry32: a small, fast, seeded 32-bit PRNG. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (t ^ (t >>> 14)) >>> 0
-  }
-}
 
 /**
  * Deterministic record bytes, laid out record after record in one arena as a producer

@@ -7,6 +7,7 @@ import { type Written, compacted, fromStored, latestValues, toInput } from '../h
 import { openLog } from '../helpers/open-log.js'
 import { readAll } from '../helpers/read-all.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { randomFraction } from '../../scripts/lib/prng.js'
 
 const CHILD = path.join(import.meta.dirname, '../fixtures/compaction-child.ts')
 const ROUNDS = 24
@@ -15,17 +16,6 @@ const DELETE_RETENTION_MS = 30_000
 const KEYS = 'abcdefghijkl'
 const OPTIONS = { segmentBytes: 600, indexIntervalBytes: 64, flush: 'never' as const }
 
-/** A small deterministic generator (mulberry32), so that a failing round can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
 
 /**
  * Appends about 60 records over 4 keys of 12, some keyless, about one in four a tombstone.
@@ -35,7 +25,7 @@ function random(seed: number): () => number {
  * bring them back).
  */
 async function appendRound(log: PartitionLog, round: number, written: Written[]): Promise<void> {
-  const next = random(round * 7919 + 1)
+  const next = randomFraction(round * 7919 + 1)
   for (let b = 0; b < 30; b++) {
     const records = Array.from({ length: b === 0 ? 1 : 1 + Math.floor(next() * 3) }, (_, k) => {
       const n = written.length + k
@@ -137,7 +127,7 @@ describe('crash: SIGKILL during compaction', () => {
       await log.close()
       const now = T0 + written.length * 1000
       const rehearsal = await rehearse(dir, now)
-      const pick = random(round * 31 + 7)()
+      const pick = randomFraction(round * 31 + 7)()
       // Even rounds stop at a phase after the map, odd ones are killed at a moment of the
       // cleaning: both chosen uniformly over a rehearsal of the same clean on a copy.
       const stopAt = round % 2 === 0 ? 1 + Math.floor(pick * (rehearsal.phases - 1)) : -1

@@ -6,6 +6,7 @@ import { OffsetStore } from '../../src/groups/offset-store.js'
 import { isSpoolError } from '../../src/errors.js'
 import { silentLogger } from '../../src/storage/logger.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { randomFraction } from '../../scripts/lib/prng.js'
 
 /**
  * Members join, leave, crash, pause (and come back as zombies), heartbeat, commit and time
@@ -21,16 +22,6 @@ const SESSION_MS = 2_000
 const GROUP = 'storm'
 const INSTANCES = ['static-a', 'static-b', 'static-c']
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Sim {
   memberId: string
@@ -47,7 +38,7 @@ interface Sim {
 const parse = (key: string): TopicPartition => ({ topic: key.slice(0, key.lastIndexOf(':')), partition: Number(key.slice(key.lastIndexOf(':') + 1)) })
 
 async function storm(seed: number, assignor: string): Promise<{ rebalances: number; commits: number; refused: number }> {
-  const random = mulberry32(seed)
+  const random = randomFraction(seed)
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!
   const store = await OffsetStore.open(path.join(tempDir(), 'groups'))
   const clock = { ms: 0 }
