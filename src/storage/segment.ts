@@ -132,6 +132,11 @@ export class Segment {
     }
     this.visibleBytes = this.sizeBytes
     let problem = await this.loadIndexFiles()
+    if (this.sizeBytes === 0 && this.timeIndex.entries.length > 0) {
+      // Its time index says it held records (compaction empties a segment's indexes too):
+      // they were lost outside spool.
+      this.ctx.logger.warn(`${this.paths.log} is empty but its index says it held records from offset ${this.baseOffset}; restore the file from a backup`)
+    }
     // A sealed segment's time index always ends with the segment's largest timestamp.
     if (problem === null && this.sizeBytes > 0 && this.timeIndex.entries.length === 0) problem = 'its time index is empty'
     if (problem !== null) {
