@@ -50,6 +50,8 @@ function batchJson(batch: BatchReport): unknown {
     recordCount: header.recordCount,
     crc: header.crc.toString(16).padStart(8, '0'),
     crcOk: batch.crcOk,
+    ok: batch.ok,
+    ...(batch.problem === undefined ? {} : { problem: batch.problem }),
     baseTimestamp: header.baseTimestamp,
     maxTimestamp: header.maxTimestamp,
     ...(batch.records === undefined ? {} : { records: batch.records.map(recordJson) }),
@@ -65,7 +67,7 @@ function printDump(out: CliStreams, file: string, report: LogReport): void {
     String(b.position),
     String(b.header.sizeBytes),
     String(b.header.recordCount),
-    b.crcOk ? 'ok' : 'BAD',
+    b.ok ? 'ok' : b.crcOk ? 'BAD offsets' : 'BAD',
     isoTime(b.header.baseTimestamp),
     isoTime(b.header.maxTimestamp),
   ])
@@ -93,7 +95,7 @@ function dumpCommand(out: CliStreams, globals: () => GlobalOptions): Command {
       const report = await inspectLog(nodeIO, file, logOptions(options.records === true))
       if (globals().json) writeJson(out.stdout, { file, sizeBytes: report.sizeBytes, batches: report.batches.map(batchJson), unreadable: report.unreadable })
       else printDump(out, file, report)
-      if (report.batches.some((b) => !b.crcOk) || report.unreadable !== null) process.exitCode = 1
+      if (report.batches.some((b) => !b.ok) || report.unreadable !== null) process.exitCode = 1
     })
 }
 
@@ -161,15 +163,17 @@ async function verifyPartition(dir: string, problems: Problem[], totals: { segme
     const file = path.join(dir, name)
     const base = baseOffsetOf(file)
     const last = i === logs.length - 1
-    const report = await inspectLog(nodeIO, file, logOptions(false))
+    const nextLog = logs[i + 1]
+    const offsetLimit = nextLog === undefined ? Infinity : baseOffsetOf(path.join(dir, nextLog))
+    const report = await inspectLog(nodeIO, file, { ...logOptions(false), offsetLimit })
     totals.segments++
     totals.bytes += report.sizeBytes
     for (const [b, batch] of report.batches.entries()) {
       totals.batches++
       totals.records += batch.header.recordCount
-      if (!batch.crcOk) {
-        const tail = last && b === report.batches.length - 1 && report.unreadable === null
-        problems.push({ file, position: batch.position, offset: batch.header.baseOffset, why: 'CRC mismatch', tornTail: tail })
+      if (!batch.ok) {
+        const tail = last && b === report.batches.length - 1 && report.unreadable === null && !batch.crcOk
+        problems.push({ file, position: batch.position, offset: batch.header.baseOffset, why: batch.problem ?? 'damaged', tornTail: tail })
       }
     }
     if (report.unreadable !== null) {

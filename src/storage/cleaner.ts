@@ -150,6 +150,7 @@ export async function forEachBatchChunk(
   visit: (batches: BatchVisit[]) => Promise<void> | void,
 ): Promise<void> {
   let position = 0
+  let nextBase = segment.baseOffset
   let done = false
   while (!done && position < limit) {
     const from = position
@@ -159,6 +160,8 @@ export async function forEachBatchChunk(
       limit,
       maxBytes: SCAN_CHUNK_BYTES,
       maxBatchBytes,
+      minBaseOffset: nextBase,
+      offsetLimit: Number.MAX_SAFE_INTEGER,
       visit: (batch) => {
         if (batch.header.baseOffset >= endOffset) {
           done = true
@@ -166,6 +169,7 @@ export async function forEachBatchChunk(
         }
         chunk.push(batch)
         position = batch.position + batch.header.sizeBytes
+        nextBase = batch.header.baseOffset + batch.header.lastOffsetDelta + 1
         return 'take'
       },
     })

@@ -10,6 +10,8 @@ export interface ScanOptions {
   sizeBytes: number
   /** Offsets must not go backwards: the first batch's base offset is at least this. */
   minBaseOffset: number
+  /** Every batch must end below this offset (the next segment's base), when known. */
+  maxOffsetExclusive?: number
   maxBatchBytes: number
   /** Verify each batch's CRC (recovery) or only its header (index rebuild of a sealed segment). */
   checkCrc: boolean
@@ -65,6 +67,10 @@ export async function scanBatches(io: StorageIO, fd: number, options: ScanOption
     }
     if (header.baseOffset < result.nextOffset) {
       result.problem = `the batch at ${position} has base offset ${header.baseOffset}, below ${result.nextOffset}`
+      break
+    }
+    if (options.maxOffsetExclusive !== undefined && lastOffsetOf(header) >= options.maxOffsetExclusive) {
+      result.problem = `the batch at ${position} ends at offset ${lastOffsetOf(header)}, at or past ${options.maxOffsetExclusive}`
       break
     }
     if (options.checkCrc) {

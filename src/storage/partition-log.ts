@@ -542,6 +542,12 @@ export class PartitionLog {
     return this.segments[this.segments[i]!.baseOffset > baseOffset ? i : i + 1]
   }
 
+  /** Offsets of `segment` lie below this: the next segment's base, or the log's end. */
+  private offsetLimitOf(segment: Segment): number {
+    if (segment === this.active) return this.nextOffset
+    return this.segmentAfter(segment.baseOffset)?.baseOffset ?? this.nextOffset
+  }
+
   private visibleLimit(segment: Segment): number {
     return segment === this.active ? segment.visibleBytes : segment.sizeBytes
   }
@@ -653,6 +659,8 @@ export class PartitionLog {
         await readSegmentBatches(segment, {
           fromPosition: entry.position,
           limit: this.visibleLimit(segment),
+          minBaseOffset: segment.baseOffset,
+          offsetLimit: this.offsetLimitOf(segment),
           maxBytes,
           maxBatchBytes: this.options.maxBatchBytes,
           ...(entry.position > 0 ? { expectedFirstOffset: entry.offset } : {}),
@@ -663,8 +671,9 @@ export class PartitionLog {
         if (!(error instanceof StaleIndexError)) throw error
         if (attempt > 0) throw corruptBatchError(segment, entry.position, entry.offset, error.message)
         this.ctx.logger.warn(`${segment.paths.index}: ${error.message}; rebuilding`)
-        if (segment === this.active && !this.ctx.readOnly) await this.whileNotWriting(() => segment.rebuildIndexes())
-        else await segment.rebuildIndexes()
+        const limit = this.offsetLimitOf(segment)
+        if (segment === this.active && !this.ctx.readOnly) await this.whileNotWriting(() => segment.rebuildIndexes(limit))
+        else await segment.rebuildIndexes(limit)
       }
     }
   }

@@ -9,9 +9,12 @@ import {
 } from '../record/batch-decoder.js'
 import { BATCH_HEADER_BYTES, BATCH_MAGIC } from '../record/batch-format.js'
 import type { StoredRecord } from '../record/types.js'
+import path from 'node:path'
 import type { StorageIO } from './io.js'
 import { readAt } from './log-scanner.js'
 import { OffsetIndex } from './offset-index.js'
+import { parseSegmentFileName } from './paths.js'
+import { offsetOrderProblem } from './segment-reader.js'
 import { TimeIndex } from './time-index.js'
 
 /**
@@ -24,6 +27,10 @@ export interface BatchReport {
   header: BatchHeader
   lastOffset: number
   crcOk: boolean
+  /** Intact: CRC, header and offsets in order. */
+  ok: boolean
+  /** Why it is not intact, when it is not. */
+  problem?: string
   /** The records, when asked for and the batch is intact. */
   records?: StoredRecord[]
 }
@@ -38,6 +45,8 @@ export interface LogReport {
 export interface InspectOptions {
   records?: boolean
   maxBatchBytes: number
+  /** The next segment's base offset: every batch of this file must end below it. */
+  offsetLimit?: number
   /** Called per batch as it is read (for progress). */
   onBatch?: (report: BatchReport) => void
 }
@@ -78,7 +87,8 @@ export function inspectLog(io: StorageIO, file: string, options: InspectOptions)
       }
       const bytes = await readAt(io, fd, position, header.sizeBytes)
       const intact = headerProblem(header, options.maxBatchBytes) === null && batchCrcValid(bytes, 0, header)
-      const batch: BatchReport = { position, header, lastOffset: lastOffsetOf(header), crcOk: intact }
+      const batch: BatchReport = { position, header, lastOffset: lastOffsetOf(header), crcOk: intact, ok: intact }
+      if (!intact) batch.problem = 'CRC mismatch'
       if (options.records === true && batch.crcOk) {
         const records: StoredRecord[] = []
         try {
@@ -86,15 +96,33 @@ export function inspectLog(io: StorageIO, file: string, options: InspectOptions)
           batch.records = records
         } catch (error) {
           if (!(error instanceof MalformedBatchError)) throw error
-          batch.crcOk = false
+          batch.ok = false
+          batch.problem = `its records do not parse: ${error.message}`
         }
       }
       report.batches.push(batch)
       options.onBatch?.(batch)
       position += header.sizeBytes
     }
+    checkOffsetOrder(report.batches, parseSegmentFileName(path.basename(file))?.baseOffset ?? 0, options.offsetLimit ?? Infinity)
     return report
   })
+}
+
+/** Marks the batches whose base offsets are out of order (the field lies outside the CRC). */
+function checkOffsetOrder(batches: BatchReport[], fileBase: number, limit: number): void {
+  let previousLast = fileBase - 1
+  for (const [i, batch] of batches.entries()) {
+    if (!batch.ok) continue
+    const next = batches.slice(i + 1).find((b) => b.ok)
+    const problem = offsetOrderProblem(batch.header.baseOffset, batch.lastOffset, previousLast, limit, next?.header.baseOffset ?? null)
+    if (problem === null) {
+      previousLast = batch.lastOffset
+    } else {
+      batch.ok = false
+      batch.problem = problem
+    }
+  }
 }
 
 export interface IndexEntryReport {

@@ -1,6 +1,7 @@
 import { SpoolError } from '../errors.js'
-import { BATCH_HEADER_BYTES } from '../record/batch-format.js'
-import { type BatchHeader, batchCrcValid, headerProblem, readBatchHeader } from '../record/batch-decoder.js'
+import { BATCH_HEADER_BYTES, BATCH_MAGIC, OFFSET_MAGIC } from '../record/batch-format.js'
+import { type BatchHeader, batchCrcValid, headerProblem, lastOffsetOf, readBatchHeader } from '../record/batch-decoder.js'
+import { readInt64 } from '../record/int64.js'
 import type { Segment } from './segment.js'
 
 export interface BatchVisit {
@@ -21,6 +22,10 @@ export interface SegmentReadOptions {
   maxBatchBytes: number
   /** The first batch read must start at this offset (when reading from an index entry). */
   expectedFirstOffset?: number
+  /** Every batch starts at or above this offset (the segment's base offset). */
+  minBaseOffset: number
+  /** Every batch ends below this offset (the next segment's base, or the log's end). */
+  offsetLimit: number
   /** 'take' counts the batch against `maxBytes`; 'skip' does not; 'stop' ends the read. */
   visit: (batch: BatchVisit) => 'take' | 'skip' | 'stop'
 }
@@ -46,8 +51,12 @@ export async function readSegmentBatches(segment: Segment, options: SegmentReadO
   let position = options.fromPosition
   let budget = options.maxBytes
   let expectedOffset = options.expectedFirstOffset
+  // The base offset lies outside the CRC (as in Kafka), so offsets are checked by order:
+  // each batch starts above the previous one's last offset and ends below the limit.
+  let previousLast = (expectedOffset ?? options.minBaseOffset) - 1
   while (position + BATCH_HEADER_BYTES <= options.limit) {
-    const want = Math.min(options.limit - position, Math.max(budget, BATCH_HEADER_BYTES))
+    // One header more than asked, so that each batch can be checked against the next.
+    const want = Math.min(options.limit - position, Math.max(budget, BATCH_HEADER_BYTES) + BATCH_HEADER_BYTES)
     let buf = await segment.read(position, want)
     if (buf.length < BATCH_HEADER_BYTES) throw corruptBatchError(segment, position, expectedOffset ?? -1, 'the file is shorter than expected')
     let at = 0
@@ -65,11 +74,15 @@ export async function readSegmentBatches(segment: Segment, options: SegmentReadO
       }
       if (at + header.sizeBytes > buf.length) {
         if (at > 0) break // the next read starts at this batch
-        buf = await segment.read(batchPosition, header.sizeBytes)
+        buf = await segment.read(batchPosition, Math.min(header.sizeBytes + BATCH_HEADER_BYTES, options.limit - batchPosition))
       }
       if (!batchCrcValid(buf, at, header)) {
         throw corruptBatchError(segment, batchPosition, header.baseOffset, 'CRC mismatch')
       }
+      const last = lastOffsetOf(header)
+      const orderProblem = offsetOrderProblem(header.baseOffset, last, previousLast, options.offsetLimit, nextBaseOffset(buf, at + header.sizeBytes))
+      if (orderProblem !== null) throw corruptBatchError(segment, batchPosition, header.baseOffset, orderProblem)
+      previousLast = last
       const verdict = options.visit({ buf, at, position: batchPosition, header })
       if (verdict === 'stop') return
       at += header.sizeBytes
@@ -80,4 +93,22 @@ export async function readSegmentBatches(segment: Segment, options: SegmentReadO
     }
     position += at
   }
+}
+
+/** The base offset of the batch starting at `at`, if a whole header of ours is there. */
+function nextBaseOffset(buf: Buffer, at: number): number | null {
+  if (at + BATCH_HEADER_BYTES > buf.length || buf[at + OFFSET_MAGIC] !== BATCH_MAGIC) return null
+  return readInt64(buf, at)
+}
+
+/**
+ * Why a batch's offsets cannot be right, or null. A batch is blamed when it does not
+ * start above the previous batch, ends at or past the limit, or overlaps a next batch
+ * that itself fits after the previous one (so the damage is here, not there).
+ */
+export function offsetOrderProblem(base: number, last: number, previousLast: number, limit: number, nextBase: number | null): string | null {
+  if (base <= previousLast) return `base offset ${base} is not above the previous batch's last offset ${previousLast}`
+  if (last >= limit) return `the batch ends at offset ${last}, at or past ${limit} where the next segment or the log's end is`
+  if (nextBase !== null && nextBase <= last && nextBase > previousLast) return `the batch ends at offset ${last}, over the next batch at ${nextBase}`
+  return null
 }

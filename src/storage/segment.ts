@@ -1,4 +1,5 @@
 import { ioError } from '../errors.js'
+import { MAX_SEGMENT_OFFSET_SPAN } from '../limits.js'
 import type { BatchHeader } from '../record/batch-decoder.js'
 import { lastOffsetOf } from '../record/batch-decoder.js'
 import { readInt64 } from '../record/int64.js'
@@ -176,13 +177,15 @@ export class Segment {
    * segment is rebuilt up to `sizeBytes` and stays unsealed; its files are rewritten by
    * the next checkpoint.
    */
-  async rebuildIndexes(): Promise<void> {
+  async rebuildIndexes(offsetLimit = Infinity): Promise<void> {
     const sealed = this.sealed || !this.loadedFlag
     this.resetIndexes()
     const result = await scanBatches(this.ctx.io, this.fd, {
       fromPosition: 0,
       sizeBytes: this.sizeBytes,
       minBaseOffset: this.baseOffset,
+      // Relative offsets are uint32 in the index: a damaged base offset must stop the scan.
+      maxOffsetExclusive: Math.min(offsetLimit, this.baseOffset + MAX_SEGMENT_OFFSET_SPAN),
       maxBatchBytes: this.ctx.maxBatchBytes,
       checkCrc: false,
       onBatch: (position, header) => this.indexBatch(position, indexedBatchOf(header)),
