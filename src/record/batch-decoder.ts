@@ -53,14 +53,24 @@ export function readBatchHeader(buf: Buffer, pos: number): BatchHeader {
 }
 
 /**
- * Why a header cannot be the start of a batch spool wrote, or null when it can. Checked
- * before the CRC so that garbage is not mistaken for a (huge) batch length.
+ * Why a header does not frame a batch (its magic byte or its length is wrong), or null:
+ * past such a header, nothing in the file can be trusted to start a batch.
  */
-export function headerProblem(header: BatchHeader, maxBatchBytes: number): string | null {
+export function frameProblem(header: BatchHeader, maxBatchBytes: number): string | null {
   if (header.magic !== BATCH_MAGIC) return `magic byte is ${header.magic}, expected ${BATCH_MAGIC}`
   if (header.sizeBytes < BATCH_HEADER_BYTES || header.sizeBytes > maxBatchBytes) {
     return `batch length ${header.sizeBytes} is outside [${BATCH_HEADER_BYTES}, ${maxBatchBytes}]`
   }
+  return null
+}
+
+/**
+ * Why a header cannot be the start of a batch spool wrote, or null when it can. Checked
+ * before the CRC so that garbage is not mistaken for a (huge) batch length.
+ */
+export function headerProblem(header: BatchHeader, maxBatchBytes: number): string | null {
+  const framing = frameProblem(header, maxBatchBytes)
+  if (framing !== null) return framing
   if ((header.attributes & ATTRIBUTES_COMPRESSION_MASK) !== 0) return 'compressed batches are not supported'
   if (header.recordCount < 1 || header.lastOffsetDelta < header.recordCount - 1) {
     return `record count ${header.recordCount} does not fit last offset delta ${header.lastOffsetDelta}`
@@ -142,7 +152,7 @@ export function forEachRecordTime(
   header: BatchHeader,
   visit: (offset: number, timestamp: number) => boolean,
 ): void {
-  walkRecords(buf, pos, header, (offset, timestamp) => visit(offset, timestamp))
+  walkRecords(buf, pos, header, visit)
 }
 
 function readHeaders(buf: Buffer, pos: number, end: number): RecordHeader[] {

@@ -66,26 +66,31 @@ function dropBytes(buffers: Buffer[], count: number): Buffer[] {
   return rest
 }
 
+/** Writes `contents` as the whole of `file` and fsyncs it (its directory entry is the caller's). */
+export async function writeFileDurable(io: StorageIO, file: string, contents: Buffer): Promise<void> {
+  let fd: number
+  try {
+    fd = await io.open(file, 'w')
+  } catch (error) {
+    throw ioError('creating', file, error)
+  }
+  try {
+    await writeFully(io, fd, [contents], 0)
+    await io.fsync(fd)
+  } catch (error) {
+    throw ioError('writing', file, error)
+  } finally {
+    await io.close(fd).catch(() => undefined)
+  }
+}
+
 /**
  * Replaces `file` with `contents` so that a crash leaves either the old or the new file,
  * never a mix: write aside, fsync, rename over, fsync the directory.
  */
 export async function writeFileAtomic(io: StorageIO, file: string, contents: Buffer): Promise<void> {
   const temp = tempPathOf(file)
-  let fd: number
-  try {
-    fd = await io.open(temp, 'w')
-  } catch (error) {
-    throw ioError('creating', temp, error)
-  }
-  try {
-    await writeFully(io, fd, [contents], 0)
-    await io.fsync(fd)
-  } catch (error) {
-    await io.close(fd).catch(() => undefined)
-    throw ioError('writing', temp, error)
-  }
-  await io.close(fd).catch(() => undefined)
+  await writeFileDurable(io, temp, contents)
   try {
     await io.rename(temp, file)
   } catch (error) {

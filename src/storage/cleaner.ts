@@ -1,9 +1,9 @@
 import { ioError, isSpoolError } from '../errors.js'
 import { SCAN_CHUNK_BYTES } from '../limits.js'
 import { MalformedBatchError, decodeRecords, lastOffsetOf } from '../record/batch-decoder.js'
-import { encodeBatchAt } from '../record/batch-encoder.js'
+import { type EncodedBatch, encodeBatchAt } from '../record/batch-encoder.js'
 import type { StoredRecord } from '../record/types.js'
-import { fsyncDirectory, writeFully } from './atomic-file.js'
+import { fsyncDirectory, writeFileDurable, writeFully } from './atomic-file.js'
 import { isMissing } from './io.js'
 import { CLEANED_SUFFIX, SWAP_SUFFIX, type SegmentPaths } from './paths.js'
 import { Segment, type SegmentContext } from './segment.js'
@@ -109,12 +109,12 @@ export class KeyMap {
   /** Once every segment is mapped: expired tombstones count as drops too. */
   finish(): void {
     for (const entry of this.latest.values()) {
-      if (entry.segment < this.cleanable && this.expired(entry)) this.drops[entry.segment]!++
+      if (entry.segment < this.cleanable && this.expired(entry.tombstone, entry.timestamp)) this.drops[entry.segment]!++
     }
   }
 
-  private expired(entry: { tombstone: boolean; timestamp: number }): boolean {
-    return entry.tombstone && entry.timestamp < this.horizon
+  private expired(tombstone: boolean, timestamp: number): boolean {
+    return tombstone && timestamp < this.horizon
   }
 
   /** What happens to a record of a segment being cleaned. */
@@ -122,7 +122,7 @@ export class KeyMap {
     if (record.key === null) return 'keep'
     const found = this.latest.get(record.key.toString('latin1'))
     if (found === undefined || found.offset !== record.offset) return found === undefined ? 'keep' : 'superseded'
-    return this.expired({ tombstone: record.value === null, timestamp: record.timestamp }) ? 'expired' : 'keep'
+    return this.expired(record.value === null, record.timestamp) ? 'expired' : 'keep'
   }
 }
 
@@ -169,7 +169,7 @@ export async function forEachBatchChunk(
         }
         chunk.push(batch)
         position = batch.position + batch.header.sizeBytes
-        nextBase = batch.header.baseOffset + batch.header.lastOffsetDelta + 1
+        nextBase = lastOffsetOf(batch.header) + 1
         return 'take'
       },
     })
@@ -205,23 +205,6 @@ export interface CleanedSegment {
   segment: Segment
   recordsRemoved: number
   tombstonesRemoved: number
-}
-
-async function writeWholeFile(ctx: SegmentContext, file: string, bytes: Buffer): Promise<void> {
-  let fd: number
-  try {
-    fd = await ctx.io.open(file, 'w')
-  } catch (error) {
-    throw ioError('creating', file, error)
-  }
-  try {
-    await writeFully(ctx.io, fd, [bytes], 0)
-    await ctx.io.fsync(fd)
-  } catch (error) {
-    throw ioError('writing', file, error)
-  } finally {
-    await ctx.io.close(fd).catch(() => undefined)
-  }
 }
 
 /**
@@ -277,10 +260,10 @@ export async function writeCleanedSegment(
         }
         const { buf, at, header } = batch
         const lastOffset = lastOffsetOf(header)
-        let bytes: Buffer | null = null
+        let reencoded: EncodedBatch | null = null
         if (kept.length > 0 && kept.length < records.length) {
           try {
-            bytes = encodeBatchAt(header.baseOffset, lastOffset, kept, ctx.maxBatchBytes).bytes
+            reencoded = encodeBatchAt(header.baseOffset, lastOffset, kept, ctx.maxBatchBytes)
           } catch (error) {
             // Re-encoding can in theory grow a batch (a new base timestamp, longer deltas):
             // keeping it whole is always correct, it only keeps more.
@@ -293,8 +276,8 @@ export async function writeCleanedSegment(
         recordsRemoved += records.length - kept.length
         tombstonesRemoved += expired
         if (kept.length === 0) continue // the batch disappears: a gap
-        if (bytes === null) place(buf.subarray(at, at + header.sizeBytes), header.baseOffset, lastOffset, header.maxTimestamp)
-        else place(bytes, header.baseOffset, lastOffset, kept.reduce((max, r) => Math.max(max, r.timestamp), -1))
+        if (reencoded === null) place(buf.subarray(at, at + header.sizeBytes), header.baseOffset, lastOffset, header.maxTimestamp)
+        else place(reencoded.bytes, header.baseOffset, lastOffset, reencoded.maxTimestamp)
       }
       await flush()
     })
@@ -309,8 +292,8 @@ export async function writeCleanedSegment(
     segment.visibleBytes = position
     segment.seal()
     segment.markLoaded()
-    await writeWholeFile(ctx, aside.index, segment.offsetIndex.encode(0, segment.offsetIndex.entries.length))
-    await writeWholeFile(ctx, aside.timeIndex, segment.timeIndex.encode(0, segment.timeIndex.entries.length))
+    await writeFileDurable(ctx.io, aside.index, segment.offsetIndex.encode(0, segment.offsetIndex.entries.length))
+    await writeFileDurable(ctx.io, aside.timeIndex, segment.timeIndex.encode(0, segment.timeIndex.entries.length))
     await onPhase('cleaned-written')
     return { segment, recordsRemoved, tombstonesRemoved }
   } catch (error) {

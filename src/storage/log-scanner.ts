@@ -23,7 +23,6 @@ export interface ScanResult {
   validEndPosition: number
   /** Offset after the last valid batch (or `minBaseOffset` when there is none). */
   nextOffset: number
-  maxTimestamp: number
   batches: number
   /** Why the scan stopped before `sizeBytes`, or null when the whole range was valid. */
   problem: string | null
@@ -38,7 +37,6 @@ export async function scanBatches(io: StorageIO, fd: number, options: ScanOption
   const result: ScanResult = {
     validEndPosition: options.fromPosition,
     nextOffset: options.minBaseOffset,
-    maxTimestamp: -1,
     batches: 0,
     problem: null,
   }
@@ -87,7 +85,6 @@ export async function scanBatches(io: StorageIO, fd: number, options: ScanOption
     position += header.sizeBytes
     result.validEndPosition = position
     result.nextOffset = lastOffsetOf(header) + 1
-    result.maxTimestamp = Math.max(result.maxTimestamp, header.maxTimestamp)
     result.batches++
   }
   return result

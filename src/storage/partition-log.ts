@@ -245,12 +245,6 @@ export class PartitionLog {
     return total
   }
 
-  /** Calls `listener` with the new end offset each time appended records become visible. */
-  onAppend(listener: (endOffset: number) => void): () => void {
-    this.appendListeners.add(listener)
-    return () => this.appendListeners.delete(listener)
-  }
-
   /**
    * Resolves true once the end offset passes `offset` — woken by the append itself, no
    * polling — or false when the log closes or `signal` aborts first.
@@ -691,7 +685,7 @@ export class PartitionLog {
         if (segment.maxTimestamp < timestamp) continue
         const from = segment.timeIndex.offsetBefore(timestamp) ?? segment.baseOffset
         let found: number | null = null
-        await this.scanSegment(segment, from, SCAN_CHUNK_BYTES, ({ buf, at, header }) => {
+        await this.scanHeldSegment(segment, from, SCAN_CHUNK_BYTES, ({ buf, at, header }) => {
           if (header.baseOffset >= end) return 'stop'
           if (header.maxTimestamp < timestamp) return 'skip'
           forEachRecordTime(buf, at, header, (offset, recordTimestamp) => {
@@ -744,13 +738,11 @@ export class PartitionLog {
       const policy = checkRetentionOptions(options, this.options.clock)
       return this.exclusive(async () => {
         const sealed = await this.settledSealedSegments()
-        const expired = await expiredSegments(sealed, await this.sizeBytes(), policy)
-        let deletedBytes = 0
-        for (const segment of expired) deletedBytes += await segment.logSizeBytes()
+        const expired = await expiredSegments(sealed, () => this.sizeBytes(), policy)
         // Out of the list first (synchronously, all at once): no new read can find them.
-        this.segments.splice(0, expired.length)
-        await deleteSegments(this.ctx, expired)
-        return { deletedSegments: expired.length, deletedBytes, startOffset: this.startOffset }
+        this.segments.splice(0, expired.segments.length)
+        await deleteSegments(this.ctx, expired.segments)
+        return { deletedSegments: expired.segments.length, deletedBytes: expired.bytes, startOffset: this.startOffset }
       })
     } catch (error) {
       return Promise.reject(error)

@@ -163,7 +163,6 @@ async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosit
   }
 
   let expectedOffset = start.nextOffset
-  let maxTimestamp = start.maxTimestamp
   for (let i = startIndex; i < segments.length; i++) {
     const segment = segments[i]!
     await openActiveFd(ctx, segment)
@@ -173,7 +172,7 @@ async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosit
       from = 0
       expectedOffset = segment.baseOffset
     }
-    if (from > 0) segment.trimIndexesTo(from, expectedOffset, maxTimestamp)
+    if (from > 0) segment.trimIndexesTo(from, expectedOffset, start.maxTimestamp)
     else segment.resetIndexes()
     const scan = await scanBatches(ctx.io, segment.fd, {
       fromPosition: from,
@@ -185,7 +184,6 @@ async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosit
     })
     segment.rollStartMs = await rollStartOf(segment, point)
     expectedOffset = Math.max(scan.nextOffset, segment.nextOffset)
-    maxTimestamp = Math.max(maxTimestamp, scan.maxTimestamp, segment.maxTimestamp)
     segment.nextOffset = expectedOffset
     segment.markLoaded()
     if (scan.problem !== null) {

@@ -51,20 +51,28 @@ export function checkRetentionOptions(options: RetentionOptions, clock: () => nu
   return { retentionMs: limit('retentionMs', options.retentionMs), retentionBytes: limit('retentionBytes', options.retentionBytes), now }
 }
 
+/** The segments retention deletes, and their `.log` bytes. */
+export interface Expired {
+  segments: Segment[]
+  bytes: number
+}
+
 /**
- * The segments to delete: the longest prefix of `sealed` that the policy expires, given
- * the partition's `totalBytes` (all segments, the active one included).
+ * The segments to delete: the longest prefix of `sealed` that the policy expires.
+ * `totalBytes` (all segments, the active one included) is asked for only when a byte
+ * limit is set; each candidate is stat'ed once.
  */
-export async function expiredSegments(sealed: readonly Segment[], totalBytes: number, policy: RetentionPolicy): Promise<Segment[]> {
-  const expired: Segment[] = []
+export async function expiredSegments(sealed: readonly Segment[], totalBytes: () => Promise<number>, policy: RetentionPolicy): Promise<Expired> {
+  const expired: Expired = { segments: [], bytes: 0 }
   if (policy.retentionMs === null && policy.retentionBytes === null) return expired
-  let remaining = totalBytes
+  let remaining = policy.retentionBytes === null ? 0 : await totalBytes()
   for (const segment of sealed) {
     const size = await segment.logSizeBytes()
     const bySize = policy.retentionBytes !== null && remaining - size >= policy.retentionBytes
     const byTime = !bySize && policy.retentionMs !== null && (await segment.largestTimestamp()) < policy.now - policy.retentionMs
     if (!bySize && !byTime) break
-    expired.push(segment)
+    expired.segments.push(segment)
+    expired.bytes += size
     remaining -= size
   }
   return expired

@@ -3,11 +3,12 @@ import {
   MalformedBatchError,
   batchCrcValid,
   decodeRecords,
+  frameProblem,
   headerProblem,
   lastOffsetOf,
   readBatchHeader,
 } from '../record/batch-decoder.js'
-import { BATCH_HEADER_BYTES, BATCH_MAGIC } from '../record/batch-format.js'
+import { BATCH_HEADER_BYTES } from '../record/batch-format.js'
 import type { StoredRecord } from '../record/types.js'
 import path from 'node:path'
 import type { StorageIO } from './io.js'
@@ -60,13 +61,6 @@ async function withFile<T>(io: StorageIO, file: string, use: (fd: number, size: 
   }
 }
 
-function frameProblem(header: BatchHeader, maxBatchBytes: number, remaining: number): string | null {
-  if (header.magic !== BATCH_MAGIC) return `magic byte is ${header.magic}, expected ${BATCH_MAGIC}`
-  if (header.sizeBytes < BATCH_HEADER_BYTES || header.sizeBytes > maxBatchBytes) return `batch length ${header.sizeBytes} is impossible`
-  if (header.sizeBytes > remaining) return `the batch needs ${header.sizeBytes} bytes but the file ends after ${remaining}`
-  return null
-}
-
 export function inspectLog(io: StorageIO, file: string, options: InspectOptions): Promise<LogReport> {
   return withFile(io, file, async (fd, size) => {
     const report: LogReport = { sizeBytes: size, batches: [], unreadable: null }
@@ -80,7 +74,10 @@ export function inspectLog(io: StorageIO, file: string, options: InspectOptions)
       const header = readBatchHeader(head, 0)
       // Only a broken frame (magic, length) stops the walk: a damaged field inside a batch
       // whose length still holds is that batch's damage (its CRC covers the field).
-      const framing = frameProblem(header, options.maxBatchBytes, size - position)
+      const remaining = size - position
+      const framing =
+        frameProblem(header, options.maxBatchBytes) ??
+        (header.sizeBytes > remaining ? `the batch needs ${header.sizeBytes} bytes but the file ends after ${remaining}` : null)
       if (framing !== null) {
         report.unreadable = { position, why: framing }
         break
@@ -111,11 +108,18 @@ export function inspectLog(io: StorageIO, file: string, options: InspectOptions)
 
 /** Marks the batches whose base offsets are out of order (the field lies outside the CRC). */
 function checkOffsetOrder(batches: BatchReport[], fileBase: number, limit: number): void {
+  // The base offset of the next intact batch after each one, found in one backward pass
+  // (the loop below only changes batches before the one it looks ahead from).
+  const nextBase: Array<number | null> = new Array(batches.length)
+  let following: number | null = null
+  for (let i = batches.length - 1; i >= 0; i--) {
+    nextBase[i] = following
+    if (batches[i]!.ok) following = batches[i]!.header.baseOffset
+  }
   let previousLast = fileBase - 1
   for (const [i, batch] of batches.entries()) {
     if (!batch.ok) continue
-    const next = batches.slice(i + 1).find((b) => b.ok)
-    const problem = offsetOrderProblem(batch.header.baseOffset, batch.lastOffset, previousLast, limit, next?.header.baseOffset ?? null)
+    const problem = offsetOrderProblem(batch.header.baseOffset, batch.lastOffset, previousLast, limit, nextBase[i]!)
     if (problem === null) {
       previousLast = batch.lastOffset
     } else {
