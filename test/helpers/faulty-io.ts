@@ -1,6 +1,7 @@
 import { type StorageIO, nodeIO } from '../../src/storage/io.js'
+import { type IOOp, wrapIO } from './wrap-io.js'
 
-export type FaultOp = 'open' | 'writev' | 'fdatasync' | 'fsync' | 'rename' | 'read' | 'ftruncate'
+export type FaultOp = Extract<IOOp, 'open' | 'writev' | 'fdatasync' | 'fsync' | 'rename' | 'read' | 'ftruncate'>
 
 export interface Fault {
   op: FaultOp
@@ -30,70 +31,25 @@ function errnoError(errno: string, op: string, path: string): NodeJS.ErrnoExcept
  * cut short. This is the seam the storage layer does all its I/O through.
  */
 export function faultyIO(inner: StorageIO = nodeIO): FaultyIO {
-  const paths = new Map<number, string>()
   const armed: Array<Fault & { seen: number }> = []
-  const io: FaultyIO = {
-    fired: 0,
-    arm: (fault) => {
-      armed.push({ ...fault, seen: 0 })
-    },
-    open: async (path, flags) => {
-      trip('open', path)
-      const fd = await inner.open(path, flags)
-      paths.set(fd, path)
-      return fd
-    },
-    close: async (fd) => {
-      paths.delete(fd)
-      await inner.close(fd)
-    },
-    writev: async (fd, buffers, position) => {
-      const short = trip('writev', paths.get(fd) ?? '')
-      return short === undefined ? inner.writev(fd, buffers, position) : inner.writev(fd, [Buffer.concat(buffers).subarray(0, short)], position)
-    },
-    writevSync: (fd, buffers, position) => {
-      const short = trip('writev', paths.get(fd) ?? '')
-      return short === undefined ? inner.writevSync(fd, buffers, position) : inner.writevSync(fd, [Buffer.concat(buffers).subarray(0, short)], position)
-    },
-    read: async (fd, buffer, offset, length, position) => {
-      trip('read', paths.get(fd) ?? '')
-      return inner.read(fd, buffer, offset, length, position)
-    },
-    fdatasync: async (fd) => {
-      trip('fdatasync', paths.get(fd) ?? '')
-      await inner.fdatasync(fd)
-    },
-    fsync: async (fd) => {
-      trip('fsync', paths.get(fd) ?? '')
-      await inner.fsync(fd)
-    },
-    ftruncate: async (fd, length) => {
-      trip('ftruncate', paths.get(fd) ?? '')
-      await inner.ftruncate(fd, length)
-    },
-    rename: async (from, to) => {
-      trip('rename', to)
-      await inner.rename(from, to)
-    },
-    fstatSize: (fd) => inner.fstatSize(fd),
-    statSize: (path) => inner.statSize(path),
-    readdir: (path) => inner.readdir(path),
-    mkdirp: (path) => inner.mkdirp(path),
-    unlink: (path) => inner.unlink(path),
-    readFileIfExists: (path) => inner.readFileIfExists(path),
-  }
+  const state = { fired: 0 }
   /** Throws if an armed fault matches this call; returns a short-write length if one applies. */
-  function trip(op: FaultOp, path: string): number | undefined {
+  const trip = (op: IOOp, path: string): number | undefined => {
     const i = armed.findIndex((f) => f.op === op && (f.path === undefined || path.includes(f.path)) && ++f.seen >= (f.nth ?? 1))
     if (i < 0) return undefined
     const [fault] = armed.splice(i, 1)
-    io.fired++
+    state.fired++
     if (fault!.shortBytes !== undefined) {
       // This call writes part of the data; the next write of the retry loop fails.
-      armed.unshift({ op, errno: fault!.errno, seen: 0, ...(fault!.path === undefined ? {} : { path: fault!.path }) })
+      armed.unshift({ op: fault!.op, errno: fault!.errno, seen: 0, ...(fault!.path === undefined ? {} : { path: fault!.path }) })
       return fault!.shortBytes
     }
     throw errnoError(fault!.errno, op, path)
   }
+  const io = wrapIO(inner, trip) as FaultyIO
+  io.arm = (fault) => {
+    armed.push({ ...fault, seen: 0 })
+  }
+  Object.defineProperty(io, 'fired', { get: () => state.fired })
   return io
 }
