@@ -4,6 +4,7 @@ import type { PartitionLog } from '../storage/partition-log.js'
 import { StickyPartitioner, partitionForKey } from '../topics/partitioner.js'
 import type { Topics } from '../topics/topics.js'
 import { type Bytes, type HeadersInput, payloadBytes, toBuffer, toHeaders } from './bytes.js'
+import { nonNegativeInteger } from '../validate.js'
 
 export interface ProducerRecord {
   topic: string
@@ -213,9 +214,4 @@ export class Producer {
     this.closed = true
     await this.flush()
   }
-}
-
-function nonNegativeInteger(field: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw invalidArgument(field, 'must be a non-negative integer')
-  return value
 }

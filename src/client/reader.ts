@@ -1,7 +1,8 @@
 import { SpoolError, invalidArgument } from '../errors.js'
 import type { RecordHeader } from '../record/types.js'
-import { type PartitionLog, checkOffset } from '../storage/partition-log.js'
+import type { PartitionLog } from '../storage/partition-log.js'
 import type { Topics } from '../topics/topics.js'
+import { nonNegativeInteger } from '../validate.js'
 
 /** A record as an application receives it. `key` and `value` are views into the read buffer. */
 export interface ConsumedRecord {
@@ -35,7 +36,7 @@ export interface ReadStreamOptions {
 export const REPLAY_FETCH_BYTES = 1024 * 1024
 
 function partitionOf(topics: Topics, topic: string, options: ReadStreamOptions): number {
-  if (options.partition !== undefined) return checkOffset('partition', options.partition)
+  if (options.partition !== undefined) return nonNegativeInteger('partition', options.partition)
   const count = topics.partitionCount(topic)
   if (count > 1) throw invalidArgument('partition', `is required: topic "${topic}" has ${count} partitions`)
   return 0
@@ -45,7 +46,7 @@ async function startOffset(log: PartitionLog, options: ReadStreamOptions): Promi
   if (options.fromOffset !== undefined && options.fromTimestamp !== undefined) {
     throw invalidArgument('fromTimestamp', 'cannot be combined with fromOffset')
   }
-  if (options.fromOffset !== undefined) return checkOffset('fromOffset', options.fromOffset)
+  if (options.fromOffset !== undefined) return nonNegativeInteger('fromOffset', options.fromOffset)
   if (options.fromTimestamp !== undefined) return (await log.offsetForTimestamp(options.fromTimestamp)) ?? log.endOffset
   return log.startOffset
 }
@@ -59,7 +60,7 @@ export async function* readTopic(topics: Topics, topic: string, options: ReadStr
   if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'must be an object')
   const partition = partitionOf(topics, topic, options)
   const log = topics.log(topic, partition)
-  const last = options.toOffset === undefined ? Infinity : checkOffset('toOffset', options.toOffset)
+  const last = options.toOffset === undefined ? Infinity : nonNegativeInteger('toOffset', options.toOffset)
   const maxBytes = options.maxBytes ?? REPLAY_FETCH_BYTES
   let offset = await startOffset(log, options)
   // Following may start at a future offset and wait for it; anything else must exist now.

@@ -7,6 +7,7 @@ import { DEFAULT_TOPIC_CONFIG, type TopicConfig, resolveTopicConfig } from '../t
 import { type CleanupReport, type TopicDescription, Topics } from '../topics/topics.js'
 import { Producer, type ProducerOptions } from './producer.js'
 import { type ConsumedRecord, type ReadStreamOptions, readTopic } from './reader.js'
+import { nonNegativeInteger } from '../validate.js'
 
 /** Where the CLI and the demo keep their data unless told otherwise. */
 export const DEFAULT_DATA_DIR = './spool-data'
@@ -88,9 +89,7 @@ export class Spool {
       readOnly = false,
       ...topicDefaults
     } = options
-    if (typeof cleanerIntervalMs !== 'number' || !Number.isSafeInteger(cleanerIntervalMs) || cleanerIntervalMs < 0) {
-      throw invalidArgument('cleanerIntervalMs', 'must be a non-negative integer of milliseconds')
-    }
+    nonNegativeInteger('cleanerIntervalMs', cleanerIntervalMs)
     if (givenDir !== undefined && (typeof givenDir !== 'string' || givenDir === '')) throw invalidArgument('dir', 'must be a directory path')
     const dir = path.resolve(givenDir ?? defaultDataDir())
     const defaults = resolveTopicConfig(topicDefaults, DEFAULT_TOPIC_CONFIG)

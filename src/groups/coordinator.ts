@@ -6,6 +6,7 @@ import { checkTopicName } from '../topics/topic-name.js'
 import { type Assignor, type TopicPartition, resolveAssignor, tpKey } from './assignors.js'
 import { GroupState, type Member, type MemberAssignment, type RebalanceEvent, type RebalanceReason } from './group-state.js'
 import { type CommittedOffset, type GroupMeta, type OffsetCommit, checkGroupName } from './offset-store.js'
+import { integerIn } from '../validate.js'
 
 export type { MemberAssignment, RebalanceEvent, RebalanceReason } from './group-state.js'
 
@@ -436,11 +437,7 @@ function sameTopics(a: readonly string[], b: readonly string[]): boolean {
 }
 
 function checkSessionTimeout(ms: number | undefined): number {
-  if (ms === undefined) return DEFAULT_SESSION_TIMEOUT_MS
-  if (!Number.isInteger(ms) || ms < MIN_SESSION_TIMEOUT_MS || ms > MAX_SESSION_TIMEOUT_MS) {
-    throw invalidArgument('sessionTimeoutMs', `must be an integer from ${MIN_SESSION_TIMEOUT_MS} to ${MAX_SESSION_TIMEOUT_MS}`)
-  }
-  return ms
+  return ms === undefined ? DEFAULT_SESSION_TIMEOUT_MS : integerIn('sessionTimeoutMs', ms, MIN_SESSION_TIMEOUT_MS, MAX_SESSION_TIMEOUT_MS)
 }
 
 function checkInstanceId(instanceId: string | undefined): string | null {

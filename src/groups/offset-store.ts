@@ -2,6 +2,7 @@ import { Level } from 'level'
 import { SpoolError, invalidArgument, ioError } from '../errors.js'
 import { MAX_COMMIT_METADATA_BYTES, MAX_GROUP_NAME_CHARS } from '../limits.js'
 import { checkTopicName } from '../topics/topic-name.js'
+import { integerIn, nonNegativeInteger } from '../validate.js'
 
 /**
  * Committed offsets and group metadata, in LevelDB (`<dataDir>/groups`).
@@ -80,10 +81,8 @@ const offsetKey = (group: string, topic: string, partition: number): string =>
 function checkCommit(entry: OffsetCommit, index: number): void {
   const at = `offsets[${index}]`
   checkTopicName(entry.topic)
-  if (!Number.isInteger(entry.partition) || entry.partition < 0 || entry.partition > MAX_PARTITION) {
-    throw invalidArgument(`${at}.partition`, 'must be an integer from 0 to 2^31-1')
-  }
-  if (!Number.isSafeInteger(entry.offset) || entry.offset < 0) throw invalidArgument(`${at}.offset`, 'must be a non-negative safe integer')
+  integerIn(`${at}.partition`, entry.partition, 0, MAX_PARTITION)
+  nonNegativeInteger(`${at}.offset`, entry.offset)
   if (entry.metadata !== undefined && Buffer.byteLength(entry.metadata) > MAX_COMMIT_METADATA_BYTES) {
     throw invalidArgument(`${at}.metadata`, `is longer than ${MAX_COMMIT_METADATA_BYTES} bytes`)
   }

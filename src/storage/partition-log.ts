@@ -38,6 +38,7 @@ import { openLogDirectory } from './recovery.js'
 import { type RetentionOptions, type RetentionResult, checkRetentionOptions, deleteSegments, expiredSegments } from './retention.js'
 import { Segment, type SegmentContext } from './segment.js'
 import { type BatchVisit, StaleIndexError, corruptBatchError, readSegmentBatches } from './segment-reader.js'
+import { integerIn, nonNegativeInteger } from '../validate.js'
 
 export type { CompactionOptions, CompactionPhase, CompactionStats } from './cleaner.js'
 export type { RetentionOptions, RetentionResult } from './retention.js'
@@ -95,18 +96,7 @@ interface ResolvedOptions {
 }
 
 function positiveInteger(field: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > max) {
-    throw invalidArgument(field, `must be a positive integer no larger than ${max}`)
-  }
-  return value
-}
-
-export function checkOffset(field: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw invalidArgument(field, 'must be a non-negative integer')
-  }
-  return value
+  return value === undefined ? fallback : integerIn(field, value, 1, max)
 }
 
 /**
@@ -180,7 +170,7 @@ export class PartitionLog {
     }
     const lock = !readOnly && (options.lock ?? true) ? await acquireDirLock(dir) : null
     try {
-      const initialOffset = options.initialOffset === undefined ? 0 : checkOffset('initialOffset', options.initialOffset)
+      const initialOffset = options.initialOffset === undefined ? 0 : nonNegativeInteger('initialOffset', options.initialOffset)
       const opened = await openLogDirectory(ctx, initialOffset)
       if (opened.segments.length === 0) {
         // A read-only open of a directory with no segments: an empty log.
@@ -571,7 +561,7 @@ export class PartitionLog {
    */
   async read(fromOffset: number, options: ReadOptions = {}): Promise<ReadResult> {
     this.checkReadable()
-    checkOffset('fromOffset', fromOffset)
+    nonNegativeInteger('fromOffset', fromOffset)
     const maxBytes = positiveInteger('maxBytes', options.maxBytes, DEFAULT_READ_MAX_BYTES)
     const end = this.highWatermark
     this.checkInRange(fromOffset)

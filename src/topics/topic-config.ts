@@ -1,6 +1,7 @@
 import { invalidArgument } from '../errors.js'
 import { DEFAULT_INDEX_INTERVAL_BYTES, DEFAULT_SEGMENT_BYTES, DEFAULT_SEGMENT_MS, MAX_SEGMENT_BYTES } from '../limits.js'
 import { type FlushPolicy, checkFlushPolicy } from '../storage/flush-policy.js'
+import { integerIn } from '../validate.js'
 
 export type CleanupPolicy = 'delete' | 'compact'
 
@@ -46,13 +47,6 @@ export const DEFAULT_TOPIC_CONFIG: TopicConfig = {
 }
 
 export const TOPIC_CONFIG_KEYS = Object.keys(DEFAULT_TOPIC_CONFIG) as Array<keyof TopicConfig>
-
-function integerIn(field: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalidArgument(field, `must be an integer from ${min} to ${max}`)
-  }
-  return value
-}
 
 function optionalLimit(field: string, value: unknown): number | null {
   return value === null ? null : integerIn(field, value, 1)

@@ -3,10 +3,11 @@ import path from 'node:path'
 import { SpoolError, invalidArgument, ioError } from '../errors.js'
 import type { StorageIO } from '../storage/io.js'
 import type { Logger } from '../storage/logger.js'
-import { PartitionLog, checkOffset } from '../storage/partition-log.js'
+import { PartitionLog } from '../storage/partition-log.js'
 import { type TopicEntry, partitionDir, parsePartitionDir, readCatalog, writeCatalog } from './catalog.js'
 import { MAX_PARTITIONS, type TopicConfig, resolveTopicConfig } from './topic-config.js'
 import { checkTopicName } from './topic-name.js'
+import { integerIn, nonNegativeInteger } from '../validate.js'
 
 export interface TopicsOptions {
   dataDir: string
@@ -172,9 +173,7 @@ export class Topics {
     return this.serially(async () => {
       const topic = this.get(name)
       const current = topic.entry.config.partitions
-      if (typeof total !== 'number' || !Number.isSafeInteger(total) || total <= current || total > MAX_PARTITIONS) {
-        throw invalidArgument('partitions', `must be an integer above the current count ${current} and at most ${MAX_PARTITIONS}`)
-      }
+      integerIn('partitions', total, current + 1, MAX_PARTITIONS) // more than now
       const entry: TopicEntry = { ...topic.entry, config: { ...topic.entry.config, partitions: total } }
       await writeCatalog(this.options.io, this.options.dataDir, this.entries().map((e) => (e.name === name ? entry : e)))
       topic.entry = entry
@@ -202,7 +201,7 @@ export class Topics {
   /** The log of one partition; UNKNOWN_TOPIC or UNKNOWN_PARTITION when there is none. */
   log(name: string, partition: number): PartitionLog {
     const topic = this.get(name)
-    checkOffset('partition', partition)
+    nonNegativeInteger('partition', partition)
     const log = topic.logs[partition]
     if (log === undefined) {
       throw new SpoolError('UNKNOWN_PARTITION', `topic "${name}" has partitions 0..${topic.logs.length - 1}, not ${partition}`, {
