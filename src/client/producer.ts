@@ -38,6 +38,9 @@ export const DEFAULT_LINGER_MS = 0
 interface OpenBatch {
   topic: string
   partition: number
+  /** The topic's batches and sticky partitioner, and its partition count when the batch opened. */
+  owner: TopicBatches
+  partitions: number
   log: PartitionLog
   records: RecordInput[]
   /** resolves[i] and rejects[i] settle the send of records[i]. */
@@ -72,6 +75,8 @@ interface Prepared {
  */
 export class Producer {
   private readonly byTopic = new Map<string, TopicBatches>()
+  /** Batches handed to their log and not yet settled: what flush() waits for. */
+  private readonly inFlight = new Set<Promise<void>>()
   private readonly lingerMs: number
   private readonly maxBatchBytes: number
   private closed = false
@@ -87,11 +92,7 @@ export class Producer {
   /** Resolves with where the record was stored, once it is durable under the topic's flush policy. */
   send(record: ProducerRecord): Promise<RecordMetadata> {
     try {
-      const batch = this.place(this.prepare(record, 'record'))
-      return new Promise((resolve, reject) => {
-        batch.resolves.push(resolve)
-        batch.rejects.push(reject)
-      })
+      return this.enqueue(this.prepare(record, 'record'))
     } catch (error) {
       return Promise.reject(error)
     }
@@ -102,15 +103,7 @@ export class Producer {
     try {
       if (!Array.isArray(records)) throw invalidArgument('records', 'must be an array')
       const prepared = records.map((record, i) => this.prepare(record, `records[${i}]`))
-      return Promise.all(
-        prepared.map((p) => {
-          const batch = this.place(p)
-          return new Promise<RecordMetadata>((resolve, reject) => {
-            batch.resolves.push(resolve)
-            batch.rejects.push(reject)
-          })
-        }),
-      )
+      return Promise.all(prepared.map((p) => this.enqueue(p)))
     } catch (error) {
       return Promise.reject(error)
     }
@@ -149,6 +142,15 @@ export class Producer {
     return batches
   }
 
+  /** Adds the record to its partition's open batch; settles with its send. */
+  private enqueue(prepared: Prepared): Promise<RecordMetadata> {
+    const batch = this.place(prepared)
+    return new Promise((resolve, reject) => {
+      batch.resolves.push(resolve)
+      batch.rejects.push(reject)
+    })
+  }
+
   /** Adds the record to its partition's open batch (writing a full one first); returns that batch. */
   private place(prepared: Prepared): OpenBatch {
     const batches = this.batchesOf(prepared.topic)
@@ -161,6 +163,8 @@ export class Producer {
       batch = {
         topic: prepared.topic,
         partition: prepared.partition,
+        owner: batches,
+        partitions: prepared.partitions,
         log: prepared.log,
         records: [],
         resolves: [],
@@ -185,13 +189,12 @@ export class Producer {
 
   /** Appends the batch (if it is still the open one for its partition); settles when it is done. */
   private write(batch: OpenBatch): Promise<void> {
-    const batches = this.batchesOf(batch.topic)
-    if (batches.open[batch.partition] !== batch) return Promise.resolve()
-    batches.open[batch.partition] = undefined
+    const { owner, topic, partition, resolves, rejects } = batch
+    if (owner.open[partition] !== batch) return Promise.resolve()
+    owner.open[partition] = undefined
     if (batch.timer !== null) clearTimeout(batch.timer)
-    if (batch.keyless && this.topics.has(batch.topic)) batches.sticky.batchSent(this.topics.partitionCount(batch.topic))
-    const { topic, partition, resolves, rejects } = batch
-    return batch.log.append(batch.records).then(
+    if (batch.keyless) owner.sticky.batchSent(batch.partitions)
+    const written = batch.log.append(batch.records).then(
       ({ baseOffset }) => {
         for (let i = 0; i < resolves.length; i++) resolves[i]!({ topic, partition, offset: baseOffset + i })
       },
@@ -199,15 +202,17 @@ export class Producer {
         for (const reject of rejects) reject(error)
       },
     )
+    this.inFlight.add(written)
+    void written.finally(() => this.inFlight.delete(written))
+    return written
   }
 
-  /** Writes every open batch now; resolves when they are durable. */
+  /** Writes every open batch now; resolves when they and every batch written before are durable. */
   async flush(): Promise<void> {
-    const writes: Array<Promise<void>> = []
     for (const { open } of this.byTopic.values()) {
-      for (const batch of open) if (batch !== undefined) writes.push(this.write(batch))
+      for (const batch of open) if (batch !== undefined) void this.write(batch)
     }
-    await Promise.all(writes)
+    await Promise.all(this.inFlight)
   }
 
   async close(): Promise<void> {

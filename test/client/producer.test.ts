@@ -128,6 +128,18 @@ describe('producer', () => {
     await spool.close()
   })
 
+  it('flush() waits for batches already handed to the log, not only the open ones', async () => {
+    const spool = await openTestSpool(tempDir())
+    await spool.createTopic('t', { flush: 'always' })
+    const producer = spool.producer()
+    const sent = producer.send({ topic: 't', value: 'a' })
+    await Promise.resolve() // the tick's batch is written now; its fsync is still running
+    await producer.flush()
+    expect((await spool.describeTopic('t')).partitions[0]!.endOffset).toBe(1)
+    expect((await sent).offset).toBe(0)
+    await spool.close()
+  })
+
   it('spreads keyless batches across partitions and respects lingerMs and maxBatchBytes', async () => {
     const dir = tempDir()
     const io = countingIO()
