@@ -1,6 +1,5 @@
 import { Spool } from '../client/spool.js'
 import { invalidArgument } from '../errors.js'
-import { type Logger, stderrLogger } from '../storage/logger.js'
 import type { GlobalOptions } from './output.js'
 
 /**
@@ -8,8 +7,7 @@ import type { GlobalOptions } from './output.js'
  * it read-only: no lock, so they work beside a running application, and no file changes.
  */
 export async function withSpool<T>(globals: GlobalOptions, mode: 'read-only' | 'write', use: (spool: Spool) => Promise<T>): Promise<T> {
-  const logger: Logger = stderrLogger
-  const spool = await Spool.open({ dir: globals.dataDir, readOnly: mode === 'read-only', logger, cleanerIntervalMs: 0 })
+  const spool = await Spool.open({ dir: globals.dataDir, readOnly: mode === 'read-only', cleanerIntervalMs: 0 })
   try {
     return await use(spool)
   } finally {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import type { Writable } from 'node:stream'
 
 /** Where a command writes: injected so that tests can run the program in-process too. */
@@ -10,7 +11,6 @@ export interface CliStreams {
 export interface GlobalOptions {
   dataDir: string
   json: boolean
-  debug: boolean
 }
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
@@ -29,12 +29,17 @@ export function isoTime(ms: number): string {
   return ms < 0 ? '-' : new Date(ms).toISOString()
 }
 
+/** The bytes as text when they are valid UTF-8, else null. */
+export function utf8Text(bytes: Buffer): string | null {
+  return isUtf8(bytes) ? bytes.toString('utf8') : null
+}
+
 /** Bytes as text when they are printable UTF-8, else as hex; `null` for none. */
 export function showBytes(bytes: Buffer | null): string {
   if (bytes === null) return 'null'
-  const text = bytes.toString('utf8')
+  const text = utf8Text(bytes)
   // eslint-disable-next-line no-control-regex
-  if (Buffer.from(text, 'utf8').equals(bytes) && !/[\u0000-\u0008\u000e-\u001f\u007f\ufffd]/.test(text)) return JSON.stringify(text)
+  if (text !== null && !/[\u0000-\u0008\u000e-\u001f\u007f]/.test(text)) return JSON.stringify(text)
   return `0x${bytes.toString('hex')}`
 }
 

@@ -52,15 +52,19 @@ export function produceCommand(out: CliStreams, globals: () => GlobalOptions): C
       const partition = integerOption('partition', flags.partition)
       const headers = parseHeaders(flags.header)
       const input = flags.file === undefined ? process.stdin : fs.createReadStream(flags.file)
-      const written: RecordMetadata[] = []
+      const json = globals().json
+      const written: RecordMetadata[] = [] // kept only for --json, which prints them as one array
+      let count = 0
       await withSpool(globals(), 'write', async (spool) => {
         const producer = spool.producer()
         let chunk: ProducerRecord[] = []
         const send = async (): Promise<void> => {
           const results = await producer.sendBatch(chunk)
           chunk = []
-          if (!flags.quiet) written.push(...results)
-          else written.length += results.length
+          count += results.length
+          if (flags.quiet) return
+          if (json) written.push(...results)
+          else for (const r of results) writeLine(out.stdout, `partition ${r.partition} offset ${r.offset}`)
         }
         for await (const line of readline.createInterface({ input, crlfDelay: Infinity })) {
           chunk.push(recordOf(topic, line, flags, partition, headers))
@@ -68,8 +72,7 @@ export function produceCommand(out: CliStreams, globals: () => GlobalOptions): C
         }
         if (chunk.length > 0) await send()
       })
-      if (globals().json) writeJson(out.stdout, flags.quiet ? { records: written.length } : written)
-      else if (flags.quiet) writeLine(out.stdout, `${written.length} records written`)
-      else for (const r of written) writeLine(out.stdout, `partition ${r.partition} offset ${r.offset}`)
+      if (json) writeJson(out.stdout, flags.quiet ? { records: count } : written)
+      else if (flags.quiet) writeLine(out.stdout, `${count} records written`)
     })
 }

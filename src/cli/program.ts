@@ -17,8 +17,9 @@ export function buildProgram(out: CliStreams): Command {
     .option('--json', 'machine-readable output')
     .option('--debug', 'print stack traces on errors')
   const globals = (): GlobalOptions => {
-    const options = program.opts<{ dataDir?: string; json?: boolean; debug?: boolean }>()
-    return { dataDir: options.dataDir ?? defaultDataDir(), json: options.json === true, debug: options.debug === true }
+    // --debug is read by main.ts, which must see it even when the command line fails to parse.
+    const options = program.opts<{ dataDir?: string; json?: boolean }>()
+    return { dataDir: options.dataDir ?? defaultDataDir(), json: options.json === true }
   }
   program.addCommand(topicsCommand(out, globals))
   program.addCommand(produceCommand(out, globals))

@@ -1,13 +1,14 @@
 import type { ConsumedRecord } from '../client/reader.js'
 import { invalidArgument } from '../errors.js'
+import { utf8Text } from './output.js'
 
 export type RecordFormat = 'value' | 'json'
 
 /** Text when the bytes are valid UTF-8, else base64 (marked by the field's encoding). */
 function textOrBase64(bytes: Buffer | null): { text: string | null; base64: boolean } {
   if (bytes === null) return { text: null, base64: false }
-  const text = bytes.toString('utf8')
-  return Buffer.from(text, 'utf8').equals(bytes) ? { text, base64: false } : { text: bytes.toString('base64'), base64: true }
+  const text = utf8Text(bytes)
+  return text !== null ? { text, base64: false } : { text: bytes.toString('base64'), base64: true }
 }
 
 /**

@@ -20,9 +20,8 @@ interface CreateFlags {
 
 function flushOption(value: string | undefined): FlushPolicy | undefined {
   if (value === undefined || value === 'always' || value === 'never') return value
-  const intervalMs = integerOption('flush', value, 1)
-  if (intervalMs === undefined) throw invalidArgument('--flush', "must be 'always', 'never' or an interval in ms")
-  return { intervalMs }
+  if (!/^\d+$/.test(value)) throw invalidArgument('--flush', "must be 'always', 'never' or an interval in ms")
+  return { intervalMs: Number(value) }
 }
 
 function createOptions(flags: CreateFlags): Partial<TopicConfig> {
@@ -36,10 +35,8 @@ function createOptions(flags: CreateFlags): Partial<TopicConfig> {
   set('retentionMs', integerOption('retention-ms', flags.retentionMs, 1))
   set('retentionBytes', integerOption('retention-bytes', flags.retentionBytes, 1))
   set('maxRecordBytes', integerOption('max-record-bytes', flags.maxRecordBytes, 1))
-  if (flags.cleanup !== undefined) {
-    if (flags.cleanup !== 'delete' && flags.cleanup !== 'compact') throw invalidArgument('--cleanup', "must be 'delete' or 'compact'")
-    options.cleanup = flags.cleanup
-  }
+  // The engine checks the value and names the field.
+  if (flags.cleanup !== undefined) options.cleanup = flags.cleanup as TopicConfig['cleanup']
   return options
 }
 
@@ -123,7 +120,7 @@ export function topicsCommand(out: CliStreams, globals: () => GlobalOptions): Co
     .argument('<name>')
     .argument('<total>', 'the new partition count')
     .action(async (name: string, total: string) => {
-      const count = integerOption('total', total, 1) ?? 0
+      const count = Number(total) // the engine checks it is a count above the current one
       const described = await withSpool(globals(), 'write', (spool) => spool.addPartitions(name, count))
       if (globals().json) writeJson(out.stdout, described)
       else writeLine(out.stdout, `topic ${name} now has ${described.partitions.length} partitions`)

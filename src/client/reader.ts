@@ -26,17 +26,14 @@ export interface ReadStreamOptions {
   toOffset?: number
   /** At the end of the partition, wait for new records instead of finishing. */
   follow?: boolean
-  /** Bytes fetched per read from the log. */
+  /** Bytes fetched per read from the log (default: the log's read default). */
   maxBytes?: number
   /** Ends the iteration (also while it waits for new records). */
   signal?: AbortSignal
 }
 
-/** Fetch size for replay: large enough to amortize each positioned read. */
-export const REPLAY_FETCH_BYTES = 1024 * 1024
-
 function partitionOf(topics: Topics, topic: string, options: ReadStreamOptions): number {
-  if (options.partition !== undefined) return nonNegativeInteger('partition', options.partition)
+  if (options.partition !== undefined) return options.partition // topics.log() checks it
   const count = topics.partitionCount(topic)
   if (count > 1) throw invalidArgument('partition', `is required: topic "${topic}" has ${count} partitions`)
   return 0
@@ -61,7 +58,7 @@ export async function* readTopic(topics: Topics, topic: string, options: ReadStr
   const partition = partitionOf(topics, topic, options)
   const log = topics.log(topic, partition)
   const last = options.toOffset === undefined ? Infinity : nonNegativeInteger('toOffset', options.toOffset)
-  const maxBytes = options.maxBytes ?? REPLAY_FETCH_BYTES
+  const readOptions = options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }
   let offset = await startOffset(log, options)
   // Following may start at a future offset and wait for it; anything else must exist now.
   if (options.follow !== true || offset < log.startOffset) log.checkInRange(offset)
@@ -70,7 +67,7 @@ export async function* readTopic(topics: Topics, topic: string, options: ReadStr
       if (options.follow !== true || !(await log.waitForAppend(offset, options.signal))) return
       continue
     }
-    const { records, nextOffset } = await log.read(offset, { maxBytes })
+    const { records, nextOffset } = await log.read(offset, readOptions)
     for (const record of records) {
       if (record.offset > last) return
       yield { topic, partition, ...record }

@@ -190,10 +190,6 @@ export class Topics {
     return this.topics.has(name)
   }
 
-  config(name: string): TopicConfig {
-    return this.get(name).entry.config
-  }
-
   partitionCount(name: string): number {
     return this.get(name).logs.length
   }
@@ -209,10 +205,6 @@ export class Topics {
       })
     }
     return log
-  }
-
-  logs(name: string): readonly PartitionLog[] {
-    return this.get(name).logs
   }
 
   /**
