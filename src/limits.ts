@@ -61,6 +61,34 @@ export const MAX_GROUP_MEMBERS = 10_000
 /** Kafka's offset.metadata.max.bytes: the string a commit may carry beside its offset. */
 export const MAX_COMMIT_METADATA_BYTES = 4096
 
+// Consumers (src/client/consumer.ts)
+
+/**
+ * A consumer's prefetch: the records it reads ahead of its handler (contract 8). Kafka
+ * hands out 500 records a poll; NATS JetStream's max_ack_pending is 1,000. A little more
+ * keeps a fast handler fed between reads, and bounds a stalled one to a few MiB.
+ */
+export const DEFAULT_MAX_PREFETCH_RECORDS = 5_000
+export const DEFAULT_MAX_PREFETCH_BYTES = 4 * 1024 * 1024
+/**
+ * Kafka's max.poll.interval.ms: a handler that has not returned for this long is taken
+ * for stuck, and its member leaves the group so that its partitions move on.
+ */
+export const DEFAULT_MAX_POLL_INTERVAL_MS = 5 * 60 * 1000
+/** How long poll() waits for a first record when not told. */
+export const DEFAULT_POLL_TIMEOUT_MS = 1_000
+/** Records one poll() returns when not told (Kafka's max.poll.records). */
+export const DEFAULT_POLL_MAX_RECORDS = 500
+/**
+ * While its group is mid-rebalance a member asks again this soon, in case a wake-up from
+ * another member was missed; normally the coordinator's news arrives at once, in-process.
+ */
+export const REBALANCE_RETRY_MS = 100
+/** close() waits this long for a running handler; past it, the handler's records are left uncommitted. */
+export const CONSUMER_CLOSE_TIMEOUT_MS = 30_000
+/** How often the coordinator looks for members whose session ran out. */
+export const COORDINATOR_TICK_MS = 1_000
+
 function check(condition: boolean, relation: string): void {
   if (!condition) throw new Error(`spool limits are inconsistent: ${relation}`)
 }
@@ -71,3 +99,4 @@ check(DEFAULT_INDEX_INTERVAL_BYTES < DEFAULT_SEGMENT_BYTES, 'a segment holds sev
 check(SCAN_CHUNK_BYTES >= 61, 'a scan chunk holds at least a batch header')
 check(MIN_SESSION_TIMEOUT_MS <= DEFAULT_SESSION_TIMEOUT_MS && DEFAULT_SESSION_TIMEOUT_MS <= MAX_SESSION_TIMEOUT_MS, 'the default session timeout is within its bounds')
 check(DEFAULT_HEARTBEAT_INTERVAL_MS * 3 <= DEFAULT_SESSION_TIMEOUT_MS, 'a session outlasts three heartbeat intervals')
+check(COORDINATOR_TICK_MS <= MIN_SESSION_TIMEOUT_MS * 10, 'an expired session is noticed within a few timeouts')

@@ -1,10 +1,14 @@
 import path from 'node:path'
-import { invalidArgument, ioError } from '../errors.js'
+import { SpoolError, invalidArgument, ioError } from '../errors.js'
 import { type DirLock, acquireDirLock } from '../storage/dir-lock.js'
 import { type StorageIO, nodeIO } from '../storage/io.js'
 import { type Logger, stderrLogger } from '../storage/logger.js'
 import { DEFAULT_TOPIC_CONFIG, type TopicConfig, resolveTopicConfig } from '../topics/topic-config.js'
 import { type CleanupReport, type TopicDescription, Topics } from '../topics/topics.js'
+import type { RebalanceEvent } from '../groups/coordinator.js'
+import { Consumer } from './consumer.js'
+import type { ConsumerOptions } from './consumer-options.js'
+import { GroupHub } from './group-hub.js'
 import { Producer, type ProducerOptions } from './producer.js'
 import { type ConsumedRecord, type ReadStreamOptions, readTopic } from './reader.js'
 import { nonNegativeInteger } from '../validate.js'
@@ -50,6 +54,7 @@ export const DEFAULT_CLEANER_INTERVAL_MS = 60_000
  */
 export class Spool {
   private readonly producers = new Set<Producer>()
+  private readonly consumers = new Set<Consumer>()
   private closing: Promise<void> | null = null
   private cleaning: Promise<CleanupReport> | null = null
   private cleanerTimer: NodeJS.Timeout | null = null
@@ -59,7 +64,10 @@ export class Spool {
     private readonly topics: Topics,
     private readonly lock: DirLock | null,
     private readonly clock: () => number,
+    private readonly logger: Logger,
     readonly readOnly: boolean,
+    /** Consumer groups: the offset store, opened on first use, and the coordinator. */
+    readonly groups: GroupHub,
   ) {}
 
   private startCleaner(intervalMs: number): void {
@@ -109,7 +117,8 @@ export class Spool {
     const lock = readOnly ? null : await acquireDirLock(dir)
     try {
       const topics = await Topics.open({ dataDir: dir, defaults, io, logger, clock, readOnly })
-      const spool = new Spool(dir, topics, lock, clock, readOnly)
+      const groups = new GroupHub({ dataDir: dir, topics, clock, logger, readOnly })
+      const spool = new Spool(dir, topics, lock, clock, logger, readOnly, groups)
       if (!readOnly) spool.startCleaner(cleanerIntervalMs)
       return spool
     } catch (error) {
@@ -118,12 +127,15 @@ export class Spool {
     }
   }
 
-  createTopic(name: string, options: TopicOptions = {}): Promise<TopicDescription> {
-    return this.topics.create(name, options)
+  async createTopic(name: string, options: TopicOptions = {}): Promise<TopicDescription> {
+    const described = await this.topics.create(name, options)
+    await this.groups.partitionsChanged(name)
+    return described
   }
 
-  deleteTopic(name: string): Promise<void> {
-    return this.topics.delete(name)
+  async deleteTopic(name: string): Promise<void> {
+    await this.topics.delete(name)
+    await this.groups.partitionsChanged(name)
   }
 
   listTopics(): string[] {
@@ -135,8 +147,10 @@ export class Spool {
   }
 
   /** Raises the topic's partition count to `total` (partitions are never removed). */
-  addPartitions(name: string, total: number): Promise<TopicDescription> {
-    return this.topics.addPartitions(name, total)
+  async addPartitions(name: string, total: number): Promise<TopicDescription> {
+    const described = await this.topics.addPartitions(name, total)
+    await this.groups.partitionsChanged(name)
+    return described
   }
 
   /** The first offset of a partition whose record is stamped at or after `timestamp`, or null (none yet). */
@@ -160,12 +174,34 @@ export class Spool {
     return producer
   }
 
+  /**
+   * A member of a consumer group: `spool.consumer({ group: 'workers', topics: ['orders'] })`.
+   * It joins at once; deliver with `run`, `for await` or `poll`.
+   */
+  consumer(options: ConsumerOptions): Consumer {
+    if (this.readOnly) throw invalidArgument('consumer', `is not available: ${this.dir} was opened read-only`)
+    if (this.closing !== null) throw new SpoolError('CLOSED', `the spool in ${this.dir} is closed`)
+    const consumer = new Consumer(
+      { topics: this.topics, hub: this.groups, clock: this.clock, logger: this.logger, onClosed: (c) => this.consumers.delete(c) },
+      options,
+    )
+    this.consumers.add(consumer)
+    return consumer
+  }
+
+  /** Calls `listener` after every rebalance of every group, with its reason and what moved; returns the function that stops it. */
+  onRebalance(listener: (event: RebalanceEvent) => void): () => void {
+    return this.groups.onRebalance(listener)
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.cleanerTimer !== null) clearInterval(this.cleanerTimer)
       await this.cleaning?.catch(() => undefined)
       try {
+        await Promise.all([...this.consumers].map((consumer) => consumer.close().catch(() => undefined)))
         for (const producer of this.producers) await producer.close().catch(() => undefined)
+        await this.groups.close()
         await this.topics.close()
       } finally {
         await this.lock?.release()

@@ -693,6 +693,31 @@ export class PartitionLog {
     return null
   }
 
+  /**
+   * Bytes of log from the batch holding `offset` to the visible end: how far behind a
+   * reader at `offset` is, in bytes (0 at or past the end).
+   */
+  async bytesFrom(offset: number): Promise<number> {
+    this.checkReadable()
+    nonNegativeInteger('offset', offset)
+    const end = this.highWatermark
+    if (offset >= end) return 0
+    const from = Math.max(offset, this.startOffset)
+    let segment: Segment | undefined = this.segments[this.segmentIndexFor(from)]!
+    let position = -1
+    await this.scanSegment(segment, from, SCAN_CHUNK_BYTES, ({ position: at, header }) => {
+      if (header.baseOffset >= end) return 'stop'
+      if (lastOffsetOf(header) < from) return 'skip'
+      position = at
+      return 'stop'
+    })
+    let total = position < 0 ? 0 : this.visibleLimit(segment) - position
+    for (segment = this.segmentAfter(segment.baseOffset); segment !== undefined; segment = this.segmentAfter(segment.baseOffset)) {
+      total += segment === this.active ? segment.visibleBytes : await segment.logSizeBytes()
+    }
+    return total
+  }
+
   /** Runs retention and compaction one at a time. */
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
     const run = this.maintenance.then(() => {

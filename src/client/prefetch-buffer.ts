@@ -1,0 +1,93 @@
+import type { ConsumedRecord } from './reader.js'
+
+/** Records of one partition read ahead, in offset order, as one read returned them. */
+export interface FetchedChunk {
+  key: string
+  /** The partition's epoch when it was read: a seek since then makes it stale. */
+  epoch: number
+  records: ConsumedRecord[]
+  bytes: number
+}
+
+/** What a record holds in memory: its key, value and headers. */
+export function recordBytes(record: { key: Buffer | null; value: Buffer | null; headers: readonly { key: string; value: Buffer | null }[] }): number {
+  let bytes = (record.key?.length ?? 0) + (record.value?.length ?? 0)
+  for (const header of record.headers) bytes += header.key.length + (header.value?.length ?? 0)
+  return bytes
+}
+
+/**
+ * A consumer's read-ahead, bounded in records and bytes (contract 8): the fetcher may
+ * add only what the remaining credit allows, and delivery gives credit back.
+ */
+export class PrefetchBuffer {
+  private chunks: FetchedChunk[] = []
+  records = 0
+  bytes = 0
+
+  constructor(
+    readonly maxRecords: number,
+    readonly maxBytes: number,
+  ) {}
+
+  /** What may still be read ahead, or null when the buffer is full. */
+  credit(): { records: number; bytes: number } | null {
+    const records = this.maxRecords - this.records
+    const bytes = this.maxBytes - this.bytes
+    return records > 0 && bytes > 0 ? { records, bytes } : null
+  }
+
+  get empty(): boolean {
+    return this.chunks.length === 0
+  }
+
+  push(chunk: FetchedChunk): void {
+    this.chunks.push(chunk)
+    this.records += chunk.records.length
+    this.bytes += chunk.bytes
+  }
+
+  /**
+   * Removes and returns up to `max` records of the first chunk `deliverable` accepts
+   * (the rest of that chunk stays first in line). Chunks `stale` rejects are discarded.
+   */
+  take(max: number, deliverable: (chunk: FetchedChunk) => boolean, stale: (chunk: FetchedChunk) => boolean): FetchedChunk | null {
+    for (let i = 0; i < this.chunks.length; i++) {
+      const chunk = this.chunks[i]!
+      if (stale(chunk)) {
+        this.remove(i--)
+        continue
+      }
+      if (!deliverable(chunk)) continue
+      if (chunk.records.length <= max) {
+        this.remove(i)
+        return chunk
+      }
+      const records = chunk.records.splice(0, max)
+      const bytes = records.reduce((sum, record) => sum + recordBytes(record), 0)
+      chunk.bytes -= bytes
+      this.records -= records.length
+      this.bytes -= bytes
+      return { key: chunk.key, epoch: chunk.epoch, records, bytes }
+    }
+    return null
+  }
+
+  /** Discards a partition's chunks; returns the first offset discarded (where reading must resume), if any. */
+  drop(key: string): number | null {
+    let first: number | null = null
+    for (let i = 0; i < this.chunks.length; i++) {
+      const chunk = this.chunks[i]!
+      if (chunk.key !== key) continue
+      first ??= chunk.records[0]?.offset ?? null
+      this.remove(i--)
+    }
+    return first
+  }
+
+  private remove(i: number): void {
+    const [chunk] = this.chunks.splice(i, 1)
+    this.records -= chunk!.records.length
+    this.bytes -= chunk!.bytes
+  }
+}
