@@ -108,6 +108,8 @@ export class Consumer {
   private failure: unknown = null
   private closed = false
   private closing: Promise<void> | null = null
+  /** Set while run() awaits a handler: close() calls it when it stops waiting, and run() returns without the handler. */
+  private giveUp: (() => void) | null = null
   private readonly unregister: () => void
 
   constructor(
@@ -521,10 +523,17 @@ export class Consumer {
         const delivery = await this.next(Infinity, Infinity)
         if (delivery === null) return
         try {
-          await this.inFlight(delivery, () => (eachRecord !== undefined ? this.eachRecord(delivery, eachRecord) : this.eachBatch(delivery, eachBatch!)))
+          const handled = new Promise<'done' | 'gave up'>((resolve, reject) => {
+            this.giveUp = () => resolve('gave up')
+            const work = () => (eachRecord !== undefined ? this.eachRecord(delivery, eachRecord) : this.eachBatch(delivery, eachBatch!))
+            this.inFlight(delivery, work).then(() => resolve('done'), reject)
+          })
+          if ((await handled) === 'gave up') return
         } catch (error) {
           await this.close()
           throw error
+        } finally {
+          this.giveUp = null
         }
         if (this.options.commitAfterBatch) this.commitInBackground()
       }
@@ -761,10 +770,11 @@ export class Consumer {
 
   /**
    * Leaves the group cleanly: stops delivery, waits for the running handler (up to
-   * CONSUMER_CLOSE_TIMEOUT_MS), commits what was processed (with autoCommit), calls
+   * `timeoutMs`, default 30 s), commits what was processed (with autoCommit), calls
    * onRevoked, and leaves, so the partitions move on at once.
    */
-  close(): Promise<void> {
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs === undefined ? CONSUMER_CLOSE_TIMEOUT_MS : nonNegativeInteger('timeoutMs', options.timeoutMs)
     this.closing ??= (async () => {
       this.closed = true
       for (const timer of [this.heartbeatTimer, this.commitTimer]) if (timer !== null) clearInterval(timer)
@@ -772,7 +782,8 @@ export class Consumer {
       this.deliveryWake.notify()
       this.fetchWake.notify()
       const parts = [...this.owned.values()]
-      await settleWithin(Promise.all([...parts.map((p) => p.inFlight), this.syncing, this.committing]), CONSUMER_CLOSE_TIMEOUT_MS)
+      await settleWithin(Promise.all([...parts.map((p) => p.inFlight), this.syncing, this.committing]), timeoutMs)
+      this.giveUp?.()
       this.markPolled()
       const memberId = this.memberIdValue
       if (this.options.autoCommit && memberId !== null) await this.commitParts([...this.owned.values()]).catch((error: unknown) => this.warnCommit(error))

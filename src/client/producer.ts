@@ -183,7 +183,9 @@ export class Producer {
   }
 
   private schedule(batch: OpenBatch): void {
-    if (this.lingerMs === 0) queueMicrotask(() => void this.write(batch))
+    // Not a microtask: a loop of awaited sends with flush 'never' would then never yield
+    // to I/O, and starve everything else in the process (timers, sockets, consumers).
+    if (this.lingerMs === 0) setImmediate(() => void this.write(batch))
     else batch.timer = setTimeout(() => void this.write(batch), this.lingerMs)
   }
 
