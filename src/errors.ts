@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   'PARTITION_NOT_ASSIGNED',
   'GROUP_NOT_EMPTY',
   'GROUP_MAX_SIZE_REACHED',
+  'UNKNOWN_GROUP',
 ] as const
 
 export type SpoolErrorCode = (typeof ERROR_CODES)[number]

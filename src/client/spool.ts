@@ -8,6 +8,7 @@ import { type CleanupReport, type TopicDescription, Topics } from '../topics/top
 import type { RebalanceEvent } from '../groups/coordinator.js'
 import { Consumer } from './consumer.js'
 import type { ConsumerOptions } from './consumer-options.js'
+import { GroupAdmin, type GroupReport, type ResetPlanEntry, type ResetTarget } from './group-admin.js'
 import { GroupHub } from './group-hub.js'
 import { Producer, type ProducerOptions } from './producer.js'
 import { type ConsumedRecord, type ReadStreamOptions, readTopic } from './reader.js'
@@ -187,6 +188,36 @@ export class Spool {
     )
     this.consumers.add(consumer)
     return consumer
+  }
+
+  private async admin(change?: string): Promise<GroupAdmin> {
+    if (change !== undefined && this.readOnly) throw invalidArgument(change, `is not available: ${this.dir} was opened read-only`)
+    return new GroupAdmin(await this.groups.coordinator(), this.topics, this.clock)
+  }
+
+  /** Groups with committed offsets, or with members now. */
+  async listGroups(): Promise<string[]> {
+    return (await this.admin()).list()
+  }
+
+  /** A group's members, and per partition its committed offset, end offset and lag. UNKNOWN_GROUP if there is no such group. */
+  async describeGroup(group: string): Promise<GroupReport> {
+    return (await this.admin()).describe(group)
+  }
+
+  /** What resetting a group's offsets to `target` would do; changes nothing. */
+  async planGroupReset(group: string, target: ResetTarget, topics?: readonly string[]): Promise<ResetPlanEntry[]> {
+    return (await this.admin()).planReset(group, target, topics)
+  }
+
+  /** Stores a reset plan's offsets; refused while the group has members (GROUP_NOT_EMPTY). */
+  async applyGroupReset(group: string, plan: readonly ResetPlanEntry[]): Promise<void> {
+    return (await this.admin('applyGroupReset')).applyReset(group, plan)
+  }
+
+  /** Forgets a group's offsets and generation; refused while it has members. */
+  async deleteGroup(group: string): Promise<void> {
+    return (await this.admin('deleteGroup')).delete(group)
   }
 
   /** Calls `listener` after every rebalance of every group, with its reason and what moved; returns the function that stops it. */
