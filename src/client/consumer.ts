@@ -771,7 +771,8 @@ export class Consumer {
   /**
    * Leaves the group cleanly: stops delivery, waits for the running handler (up to
    * `timeoutMs`, default 30 s), commits what was processed (with autoCommit), calls
-   * onRevoked, and leaves, so the partitions move on at once.
+   * onRevoked, and leaves, so the partitions move on at once — unless it is a static
+   * member (`instanceId`), whose partitions wait for it for its session timeout.
    */
   close(options: { timeoutMs?: number } = {}): Promise<void> {
     const timeoutMs = options.timeoutMs === undefined ? CONSUMER_CLOSE_TIMEOUT_MS : nonNegativeInteger('timeoutMs', options.timeoutMs)
@@ -790,8 +791,10 @@ export class Consumer {
       await this.callListener('onRevoked', this.assignment())
       this.owned.clear()
       this.unregister()
-      if (memberId !== null) {
-        this.memberIdValue = null
+      this.memberIdValue = null
+      // A static member does not leave (as Kafka's group.instance.id): a restart within its
+      // session timeout takes its partitions back with no rebalance.
+      if (memberId !== null && this.options.instanceId === undefined) {
         await (await this.ctx.hub.coordinator()).leave({ group: this.options.group, memberId }).catch(() => undefined)
       }
       this.ctx.onClosed(this)
