@@ -274,7 +274,16 @@ function openError(dir: string, error: unknown): SpoolError {
       details: { dir },
     })
   }
-  if (code === 'LEVEL_CORRUPTION') {
+  const cause = ioCause(error) as NodeJS.ErrnoException
+  if (cause.code === 'EEXIST' || cause.code === 'ENOTDIR') {
+    return new SpoolError('CORRUPT_GROUP_STORE', `the group offset store ${dir} is not a directory; move that file aside (partition data is untouched)`, {
+      cause: error,
+      details: { dir },
+    })
+  }
+  // A file LevelDB's own records name is gone (CURRENT pointing at a missing manifest, a lost table): damage, not a disk fault.
+  const missingFile = code === 'LEVEL_IO_ERROR' && /No such file or directory/.test(String((error as { cause?: { message?: unknown } }).cause?.message))
+  if (code === 'LEVEL_CORRUPTION' || missingFile) {
     return new SpoolError(
       'CORRUPT_GROUP_STORE',
       `the group offset store ${dir} is damaged and will not open; restore it from a backup, or delete it to forget every group's offsets (partition data is untouched)`,
