@@ -132,7 +132,8 @@ export class Producer {
     else partition = this.batchesOf(topic).sticky.partition(logs.length)
     const log = logs[partition] ?? this.topics.log(topic, partition) // the lookup throws the precise error
     const input: RecordInput = { key, value, headers }
-    if (record.timestamp !== undefined) input.timestamp = record.timestamp
+    // Checked here, not when the batch is encoded: one bad send must not fail the sends it shares a batch with.
+    if (record.timestamp !== undefined) input.timestamp = nonNegativeInteger(`${field}.timestamp`, record.timestamp)
     return { topic, partition, log, partitions: logs.length, keyless: key === null && record.partition === undefined, record: input, bytes }
   }
 
