@@ -1,14 +1,18 @@
-import { Command } from 'commander'
+import type { Writable } from 'node:stream'
+import { Command, Option } from 'commander'
+import type { Consumer } from '../client/consumer.js'
 import type { ConsumedRecord, ReadStreamOptions } from '../client/reader.js'
 import type { Spool } from '../client/spool.js'
 import { invalidArgument } from '../errors.js'
+import { checkThenWrite } from './groups.js'
 import { integerOption, timeOption, withSpool } from './open.js'
 import type { CliStreams, GlobalOptions } from './output.js'
 import { checkFormat, formatRecord } from './record-format.js'
 
 /**
- * `spool consume` (read-only, no group yet: consumer groups come with the groups issue)
- * and `spool replay`: both print records in offset order per partition.
+ * `spool consume` and `spool replay`: both print records in offset order per partition.
+ * Without --group they read only; `consume --group` reads as a member of a consumer group
+ * and commits what it has printed.
  */
 
 interface ReadFlags {
@@ -62,15 +66,101 @@ function readOptions(command: Command): Command {
     .option('--max <n>', 'stop after this many records')
 }
 
+/** How long one poll waits for a record: bounds how late a stop (SIGINT, the end of the log) is noticed. */
+const POLL_WAIT_MS = 200
+const POLL_MAX_RECORDS = 500
+/**
+ * Without --follow, a member stops once it has every partition and no lag. Lag counts
+ * offsets, so a gap that compaction left at a log's end never reaches zero: after this
+ * long with nothing delivered, the member stops too.
+ */
+const END_IDLE_MS = 1_000
+
+/** SIGINT or SIGTERM asks the loop to stop (it then closes and commits); a second one exits at once. */
+function stopOnSignals(): { readonly requested: boolean; dispose: () => void } {
+  let requested = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (requested) process.exit(signal === 'SIGINT' ? 130 : 143)
+    requested = true
+  }
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal)
+  return {
+    get requested() {
+      return requested
+    },
+    dispose: () => process.off('SIGINT', onSignal).off('SIGTERM', onSignal),
+  }
+}
+
+/** Resolves once the stream has taken the text (so that nothing is committed before it is written out). */
+function writeOut(stream: Writable, text: string): Promise<void> {
+  return new Promise((resolve, reject) => stream.write(text, (error) => (error ? reject(error) : resolve())))
+}
+
+async function caughtUp(consumer: Consumer, partitions: number): Promise<boolean> {
+  return consumer.assignment().length === partitions && (await consumer.lag()).every((p) => p.records === 0)
+}
+
+/**
+ * Consumes as a member of `group`: each poll's records are printed, then committed, so
+ * --max N prints and commits exactly N, and the next member starts after them.
+ */
+async function consumeAsMember(out: CliStreams, spool: Spool, topic: string, group: string, flags: ReadFlags): Promise<void> {
+  const format = checkFormat(flags.format)
+  const max = integerOption('max', flags.max, 1) ?? Infinity
+  const partitions = (await spool.describeTopic(topic)).partitions.length
+  const consumer = spool.consumer({ group, topics: [topic], autoCommit: false, resetPolicy: 'earliest' })
+  const stop = stopOnSignals()
+  try {
+    let printed = 0
+    let lastDelivery = Date.now()
+    while (printed < max && !stop.requested) {
+      const want = Math.min(max - printed, POLL_MAX_RECORDS)
+      const records = await consumer.poll({ maxRecords: want, timeoutMs: POLL_WAIT_MS })
+      if (records.length > 0) {
+        await writeOut(out.stdout, records.map((record) => `${formatRecord(record, format)}\n`).join(''))
+        await consumer.commit() // exactly the records just written
+        printed += records.length
+        lastDelivery = Date.now()
+      }
+      if (flags.follow === true || records.length === want) continue
+      if (await caughtUp(consumer, partitions)) break
+      if (consumer.assignment().length === partitions && Date.now() - lastDelivery >= END_IDLE_MS) break
+    }
+  } finally {
+    stop.dispose()
+    await consumer.close()
+  }
+}
+
+interface ConsumeFlags extends ReadFlags {
+  group?: string
+  offset?: string
+  fromTime?: string
+  fromBeginning?: boolean
+}
+
 export function consumeCommand(out: CliStreams, globals: () => GlobalOptions): Command {
   return readOptions(new Command('consume'))
-    .description('print records of a topic (read-only; no consumer group)')
+    .description('print records of a topic: read-only, or with --group as a member of a consumer group that commits as it goes')
     .argument('<topic>')
-    .option('--from-beginning', 'start at the first record (the default)')
+    .addOption(
+      new Option('--group <group>', 'consume as a member of this group, from its committed offsets, committing what is printed (takes the lock)').conflicts([
+        'partition',
+        'offset',
+        'fromTime',
+      ]),
+    )
+    .option('--from-beginning', 'start at the first record (the default; with --group, where the group has no committed offset)')
     .option('--offset <n>', 'start at this offset (with --partition)')
     .option('--from-time <time>', 'start at the first record at or after this ISO date or ms')
-    .option('--follow', 'wait for new records at the end')
-    .action(async (topic: string, flags: ReadFlags & { offset?: string; fromTime?: string; fromBeginning?: boolean }) => {
+    .option('--follow', 'wait for new records at the end (with --group: until SIGINT or SIGTERM, then commit and leave)')
+    .action(async (topic: string, flags: ConsumeFlags) => {
+      const { group } = flags
+      if (group !== undefined) {
+        await checkThenWrite(globals(), (spool) => spool.describeTopic(topic), (spool) => consumeAsMember(out, spool, topic, group, flags))
+        return
+      }
       const offset = integerOption('offset', flags.offset)
       const fromTime = timeOption('from-time', flags.fromTime)
       if (offset !== undefined && flags.partition === undefined) throw invalidArgument('--offset', 'needs --partition')

@@ -61,3 +61,27 @@ export function writeLine(stream: Writable, text = ''): void {
 export function writeJson(stream: Writable, value: unknown): void {
   stream.write(`${JSON.stringify(value, null, 2)}\n`)
 }
+
+const DURATION_UNITS: ReadonlyArray<readonly [string, number]> = [
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1_000],
+]
+
+/** A duration in ms as its two largest units, e.g. `3h 4m`, `12s`, `850ms`; `0s` for none. */
+export function humanDuration(ms: number): string {
+  if (ms < 1_000) return ms <= 0 ? '0s' : `${Math.round(ms)}ms`
+  const i = DURATION_UNITS.findIndex(([, size]) => ms >= size)
+  const [unit, size] = DURATION_UNITS[i]!
+  const head = `${Math.floor(ms / size)}${unit}`
+  const next = DURATION_UNITS[i + 1]
+  const tail = next === undefined ? 0 : Math.floor((ms % size) / next[1])
+  return tail === 0 ? head : `${head} ${tail}${next![0]}`
+}
+
+/** The value as JSON with --json, else the human text. */
+export function writeResult(out: CliStreams, globals: GlobalOptions, value: unknown, human: () => string): void {
+  if (globals.json) writeJson(out.stdout, value)
+  else writeLine(out.stdout, human())
+}

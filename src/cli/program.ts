@@ -2,6 +2,7 @@ import { Command } from 'commander'
 import { defaultDataDir } from '../client/spool.js'
 import type { CliStreams, GlobalOptions } from './output.js'
 import { consumeCommand, replayCommand } from './consume.js'
+import { groupsCommand } from './groups.js'
 import { produceCommand } from './produce.js'
 import { segmentsCommand } from './segments.js'
 import { topicsCommand } from './topics.js'
@@ -25,6 +26,7 @@ export function buildProgram(out: CliStreams): Command {
   program.addCommand(produceCommand(out, globals))
   program.addCommand(consumeCommand(out, globals))
   program.addCommand(replayCommand(out, globals))
+  program.addCommand(groupsCommand(out, globals))
   program.addCommand(segmentsCommand(out, globals))
   applyToAll(program, (command) => {
     // addCommand() does not pass these on: without them a subcommand would call process.exit.
