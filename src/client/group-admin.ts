@@ -83,7 +83,7 @@ export class GroupAdmin {
     return {
       group,
       state: members.length === 0 ? 'empty' : live!.stable ? 'stable' : 'rebalancing',
-      generation: live?.generation ?? 0,
+      generation: await this.coordinator.generationOf(group),
       assignor: live?.assignor ?? null,
       members: members.map(({ memberId, instanceId, topics: subscribed, assigned }) => ({ memberId, instanceId, topics: subscribed, assigned })),
       partitions,

@@ -299,6 +299,12 @@ export class GroupCoordinator {
     }
   }
 
+  /** The group's latest generation: live, or as stored (0 for a group never rebalanced). */
+  async generationOf(group: string): Promise<number> {
+    checkGroupName(group)
+    return this.groups.get(group)?.state.generation ?? (await this.store.loadGroupMeta(group))?.generation ?? 0
+  }
+
   /** Groups with stored offsets or metadata, or with members now. */
   async listGroups(): Promise<string[]> {
     const stored = await this.store.listGroups()

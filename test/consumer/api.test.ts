@@ -153,6 +153,7 @@ describe('consumer API', () => {
 
     spool = await openTestSpool(dir)
     expect(await committed(spool)).toEqual([12])
+    expect((await spool.describeGroup('workers')).generation).toBeGreaterThanOrEqual(generation) // as stored
     const again = spool.consumer({ group: 'workers', topics: ['orders'] })
     expect((await again.poll({ maxRecords: 1 }))[0]!.offset).toBe(12)
     expect(again.generation).toBeGreaterThan(generation)
