@@ -93,9 +93,10 @@ describe('OffsetStore', () => {
     expect(fs.readFileSync(current, 'utf8')).toBe('MANIFEST-999999')
   })
 
-  it('reports a path that is a file as an IO_ERROR', async () => {
+  it('refuses a path that is a file with CORRUPT_GROUP_STORE, naming it', async () => {
     const file = path.join(tempDir(), 'groups')
     fs.writeFileSync(file, 'not a directory')
-    await expectCode(OffsetStore.open(file), 'IO_ERROR')
+    const error = await expectCode(OffsetStore.open(file), 'CORRUPT_GROUP_STORE')
+    expect(error.message).toContain(`${file} is not a directory`)
   })
 })
