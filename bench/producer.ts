@@ -10,7 +10,7 @@ import type { Logger } from '../src/storage/logger.js'
 import { type AppendFlush, spoolAppend } from './append.js'
 import type { Dataset } from './lib/dataset.js'
 import { type WorkloadResult, workloadResult } from './lib/result.js'
-import { freshDir, removeDir } from './lib/temp-dir.js'
+import { inFreshDir } from './lib/temp-dir.js'
 import { pairedRuns, timed } from './lib/timing.js'
 
 const TOPIC = 'bench'
@@ -27,16 +27,6 @@ async function producerSend(dir: string, data: Dataset, flush: AppendFlush, logg
     })
   } finally {
     await spool.close()
-  }
-}
-
-/** Runs `side` in a fresh directory that is removed afterwards. */
-async function inFreshDir(prefix: string, side: (dir: string) => Promise<number>): Promise<number> {
-  const dir = freshDir(prefix)
-  try {
-    return await side(dir)
-  } finally {
-    removeDir(dir)
   }
 }
 

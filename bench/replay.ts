@@ -5,11 +5,10 @@
  * Before each pair the files are read once untimed, so both sides read from the page
  * cache: the comparison is spool's per-record cost against a plain copy.
  */
-import fs from 'node:fs'
 import { PartitionLog } from '../src/storage/partition-log.js'
 import type { Logger } from '../src/storage/logger.js'
 import type { DatasetSize } from './lib/dataset.js'
-import { segmentLogFiles } from './lib/log-files.js'
+import { readFiles, segmentLogFiles } from './lib/log-files.js'
 import { type WorkloadResult, workloadResult } from './lib/result.js'
 import { pairedRuns, timed } from './lib/timing.js'
 
@@ -40,20 +39,6 @@ async function spoolReplay(dir: string, data: DatasetSize, options: ReplayOption
   } finally {
     await log.close()
   }
-}
-
-/** Reads the files front to back into one reused buffer; returns the bytes read. */
-function readFiles(files: readonly string[], buffer: Buffer): number {
-  let total = 0
-  for (const file of files) {
-    const fd = fs.openSync(file, 'r')
-    try {
-      for (let n; (n = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0; ) total += n
-    } finally {
-      fs.closeSync(fd)
-    }
-  }
-  return total
 }
 
 /** Replays `dir`, a partition W1 wrote from `data`, `runs` times (plus a warm-up). */

@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --quick] [-- --out FILE] [-- --runs N]`: runs W1 (append) and W2
- * (replay) beside raw fs on the same bytes, prints a Markdown table and writes the
- * figures to bench/results/latest.json (or --out, or $SPOOL_BENCH_OUT).
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --runs N]`: runs W1 (append), P1/P2
+ * (producer), W2 (replay), W3 (latency) and W4 (groups) beside raw fs on the same bytes,
+ * prints Markdown tables and writes the figures to bench/results/latest.json (or --out,
+ * or $SPOOL_BENCH_OUT).
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -9,10 +10,12 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { Logger } from '../src/storage/logger.js'
 import { appendWorkload } from './append.js'
+import { fanoutWorkload, stabilizationWorkloads } from './groups.js'
+import { latencyWorkload } from './latency.js'
 import { type DatasetSize, makeDataset } from './lib/dataset.js'
 import { formatBytes, formatInteger, formatMB, formatPercent, formatSummary } from './lib/format.js'
-import { machineInfo } from './lib/machine.js'
-import type { WorkloadResult } from './lib/result.js'
+import { type MachineInfo, machineInfo } from './lib/machine.js'
+import type { BenchResult, DurationResult, LatencyResult, WorkloadResult } from './lib/result.js'
 import { markdownTable } from './lib/table.js'
 import { removeDir } from './lib/temp-dir.js'
 import { groupCommitWorkloads, producerWorkload } from './producer.js'
@@ -33,6 +36,12 @@ interface BenchConfig {
   seed: number
   /** P2: sends each concurrent sender awaits one by one. */
   sendsPerSender: number
+  /** W3: the producer's steady rate, for this many seconds a run. */
+  latency: { ratePerSec: number; seconds: number }
+  /** W4: members joining one group, on a topic of this many partitions. */
+  stabilization: { members: number; partitions: number }
+  /** W4: groups × members consuming one topic of `records` at once. */
+  fanout: { records: number; partitions: number; groups: number; membersPerGroup: number }
 }
 
 /** The producer workloads (P1, P2) use the 100-byte values, as the issue asks. */
@@ -57,6 +66,9 @@ function configFrom(argv: string[]): { config: BenchConfig; out: string } {
     readBytes: 1024 * 1024,
     seed: 0x5eed,
     sendsPerSender: values.quick ? 10 : 200,
+    latency: { ratePerSec: 10_000, seconds: values.quick ? 1 : 5 },
+    stabilization: { members: 50, partitions: 100 },
+    fanout: { records: values.quick ? 100_000 : 1_000_000, partitions: 6, groups: 3, membersPerGroup: 3 },
   }
   const out = path.resolve(values.out ?? process.env['SPOOL_BENCH_OUT'] ?? DEFAULT_OUT)
   return { config, out }
@@ -92,7 +104,18 @@ async function appendPhase(config: BenchConfig, valueBytes: number, logger: Logg
   }
 }
 
-async function runAll(config: BenchConfig, logger: Logger): Promise<WorkloadResult[]> {
+/** W3 and W4, on the 100-byte values. */
+async function latencyAndGroups(config: BenchConfig, logger: Logger): Promise<BenchResult[]> {
+  const { runs, keyBytes, batchRecords, seed, readBytes } = config
+  const valueBytes = PRODUCER_VALUE_BYTES
+  return [
+    await latencyWorkload({ ...config.latency, keyBytes, valueBytes, seed, runs, logger }),
+    ...(await stabilizationWorkloads({ ...config.stabilization, runs, logger })),
+    await fanoutWorkload({ ...config.fanout, batchRecords, keyBytes, valueBytes, seed, readBytes, runs, logger }),
+  ]
+}
+
+async function runAll(config: BenchConfig, logger: Logger): Promise<BenchResult[]> {
   const appends: WorkloadResult[] = []
   const replays: WorkloadResult[] = []
   for (const valueBytes of config.valueBytes) {
@@ -104,11 +127,12 @@ async function runAll(config: BenchConfig, logger: Logger): Promise<WorkloadResu
       removeDir(phase.replayDir)
     }
   }
-  return [...appends, ...replays]
+  return [...appends, ...replays, ...(await latencyAndGroups(config, logger))]
 }
 
-function report(config: BenchConfig, results: readonly WorkloadResult[], date: string, out: string): string {
-  const machine = machineInfo()
+const met = (r: BenchResult): string => (r.target === null ? '' : r.target.met ? 'yes' : 'NO')
+
+function throughputTable(results: readonly WorkloadResult[]): string {
   const rows = results.map((r) => [
     r.title,
     formatSummary(r.spool.recordsPerSec, formatInteger),
@@ -117,24 +141,66 @@ function report(config: BenchConfig, results: readonly WorkloadResult[], date: s
     formatSummary(r.raw.mbPerSec, formatMB),
     formatSummary(r.ratio, formatPercent),
     r.target?.text ?? '—',
-    r.target === null ? '' : r.target.met ? 'yes' : 'NO',
+    met(r),
   ])
-  const table = markdownTable(
+  return markdownTable(
     ['Workload', 'spool records/s', 'spool MB/s', 'raw records/s', 'raw MB/s', 'spool/raw', 'target', 'met'],
     rows,
     ['left', 'right', 'right', 'right', 'right', 'right', 'left', 'left'],
   )
+}
+
+const formatRatio = (n: number): string => `${n.toFixed(1)}×`
+
+function latencyTable(results: readonly LatencyResult[]): string {
+  const rows = results.map((r) => [
+    r.title,
+    ...(['p50', 'p99', 'p999'] as const).map((p) => formatSummary(r.spool[p], formatInteger)),
+    ...(['p50', 'p99', 'p999'] as const).map((p) => formatSummary(r.raw[p], formatInteger)),
+    formatSummary(r.ratio.p99, formatRatio),
+    r.target?.text ?? '—',
+    met(r),
+  ])
+  return markdownTable(
+    ['Workload', 'spool p50 µs', 'spool p99 µs', 'spool p999 µs', 'raw p50 µs', 'raw p99 µs', 'raw p999 µs', 'p99 spool/raw', 'target', 'met'],
+    rows,
+    ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'left'],
+  )
+}
+
+function durationTable(results: readonly DurationResult[]): string {
+  const rows = results.map((r) => [r.title, formatSummary(r.spool.seconds, (s) => formatMB(s * 1000)), r.target?.text ?? '—', met(r)])
+  return markdownTable(['Workload', 'time ms', 'target', 'met'], rows, ['left', 'right', 'left', 'left'])
+}
+
+type RunMachine = MachineInfo & { loadAverageAtStart: number[] }
+
+function report(config: BenchConfig, machine: RunMachine, results: readonly BenchResult[], date: string, out: string): string {
+  const of = <K extends BenchResult['kind']>(kind: K) => results.filter((r): r is Extract<BenchResult, { kind: K }> => r.kind === kind)
+  const { latency, stabilization, fanout } = config
   return [
-    `## spool storage benchmark (${config.mode}), ${date}`,
+    `## spool benchmark (${config.mode}), ${date}`,
     '',
-    `${machine.cpu} × ${machine.cpuCount}, ${machine.os}, Node ${machine.node}, temp dir ${machine.tmpdir} (${machine.tmpdirFileSystem ?? 'file system unknown'})`,
-    `${formatInteger(config.records)} records a workload, ${formatInteger(config.batchRecords)} a batch, ${config.keyBytes} B keys; ` +
+    `${machine.cpu} × ${machine.cpuCount}, ${machine.os}, Node ${machine.node}, temp dir ${machine.tmpdir} (${machine.tmpdirFileSystem ?? 'file system unknown'}); ` +
+      `load average ${machine.loadAverageAtStart.join(' ')} at the start, ${machine.loadAverage.join(' ')} at the end`,
+    `${formatInteger(config.records)} records a workload (W4 fan-out: ${formatInteger(fanout.records)}), ${formatInteger(config.batchRecords)} a batch, ${config.keyBytes} B keys; ` +
       `${config.runs} runs each after ${config.warmupRuns} untimed warm-up, fresh temp dir each run; figures are median (min–max); MB = 10^6 bytes.`,
     '',
-    table,
+    throughputTable(of('throughput')),
     '',
     "raw: W1 'never' = fs.writeSync of the same encoded batches, one chunk per batch; W1 'always' = the same plus fs.fdatasyncSync after each chunk;",
-    `W2 = fs.readSync of the same .log files in ${formatBytes(config.readBytes)} chunks (page cache warmed for both sides). spool/raw = raw time / spool time, per paired run.`,
+    `W2, W4 = fs.readSync of the same .log files in ${formatBytes(config.readBytes)} chunks (page cache warmed for both sides). spool/raw = raw time / spool time, per paired run.`,
+    `W4 fan-out: ${fanout.groups} groups × ${fanout.membersPerGroup} members on one ${fanout.partitions}-partition topic at once; records/s per group (all groups together: ${fanout.groups}×).`,
+    '',
+    latencyTable(of('latency')),
+    '',
+    `W3: send → eachRecord at ${formatInteger(latency.ratePerSec)} records/s for ${latency.seconds} s a run (sends on a ~1 ms timer, each stamped just before send());`,
+    'raw = fs.writeSync of each record, then fs.readSync by a reader woken by an in-process event, same pacing. p99 spool/raw per paired run.',
+    '',
+    durationTable(of('duration')),
+    '',
+    `W4 stabilization: ${stabilization.members} consumers of one group in this process, one topic of ${stabilization.partitions} partitions, cooperative-sticky;`,
+    "until every member's assignment() equals the latest rebalance's and the coordinator reports the group stable.",
     `Results: ${displayPath(out)}`,
   ].join('\n')
 }
@@ -161,9 +227,11 @@ async function main(): Promise<void> {
     },
   }
   const date = new Date().toISOString()
+  const loadAverageAtStart = machineInfo().loadAverage
   const results = await runAll(config, logger)
-  writeJson(out, { schema: 1, date, mode: config.mode, machine: machineInfo(), config, workloads: results, warnings })
-  process.stdout.write(`${report(config, results, date, out)}\n`)
+  const machine: RunMachine = { ...machineInfo(), loadAverageAtStart }
+  writeJson(out, { schema: 1, date, mode: config.mode, machine, config, workloads: results, warnings })
+  process.stdout.write(`${report(config, machine, results, date, out)}\n`)
 }
 
 main().catch((error: unknown) => {

@@ -29,7 +29,6 @@ const COPY_CHUNK_BYTES = 64 * 1024
 /** Any fixed time: records carry no timestamp, so only the batch header holds it. */
 const ENCODE_TIME_MS = Date.UTC(2024, 0, 1)
 
-
 /**
  * Deterministic record bytes, laid out record after record in one arena as a producer
  * that builds its records in order would have them: keys and values are views into it.
@@ -38,7 +37,7 @@ const ENCODE_TIME_MS = Date.UTC(2024, 0, 1)
  * chunks, so records differ. Records carry no timestamp (the usual producer case), so
  * spool stamps the append time.
  */
-function recordBytes(seed: number, length: number): Buffer {
+export function recordBytes(seed: number, length: number): Buffer {
   const next = prng(seed)
   const pool = Buffer.allocUnsafe(POOL_BYTES)
   for (let i = 0; i < POOL_BYTES; i += 4) pool.writeUInt32LE(next(), i)

@@ -5,7 +5,8 @@ const oneDecimal = new Intl.NumberFormat('en-US', { minimumFractionDigits: 1, ma
 
 export const formatInteger = (n: number): string => integer.format(n)
 export const formatMB = (n: number): string => oneDecimal.format(n)
-export const formatPercent = (n: number): string => `${Math.round(n * 100)}%`
+/** Whole percents, but two significant digits below 10% (a ratio of 0.3% is not 0%). */
+export const formatPercent = (n: number): string => (n >= 0.1 ? `${Math.round(n * 100)}%` : `${Number((n * 100).toPrecision(2))}%`)
 
 /** `median (min–max)`. */
 export function formatSummary(summary: Summary, format: (n: number) => string): string {

@@ -15,3 +15,17 @@ export function segmentLogFiles(dir: string): string[] {
 export function totalBytes(files: readonly string[]): number {
   return files.reduce((sum, file) => sum + fs.statSync(file).size, 0)
 }
+
+/** Reads the files front to back into one reused buffer; returns the bytes read. */
+export function readFiles(files: readonly string[], buffer: Buffer): number {
+  let total = 0
+  for (const file of files) {
+    const fd = fs.openSync(file, 'r')
+    try {
+      for (let n; (n = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0; ) total += n
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+  return total
+}

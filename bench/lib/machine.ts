@@ -12,6 +12,8 @@ export interface MachineInfo {
   tmpdir: string
   /** File system type of the temp dir (Linux only), which decides what fdatasync costs. */
   tmpdirFileSystem: string | null
+  /** 1, 5 and 15 minute load averages when asked: other work on the machine shows up in the latency tails. */
+  loadAverage: number[]
 }
 
 /** The mount whose point is the longest prefix of `dir`, from /proc/mounts. */
@@ -43,5 +45,6 @@ export function machineInfo(): MachineInfo {
     v8: process.versions.v8,
     tmpdir: os.tmpdir(),
     tmpdirFileSystem: fileSystemOf(os.tmpdir()),
+    loadAverage: os.loadavg().map((n) => Number(n.toFixed(2))),
   }
 }

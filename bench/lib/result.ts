@@ -1,5 +1,7 @@
-import { type Summary, summarize } from './stats.js'
+import { type Summary, round, summarize } from './stats.js'
 import type { PairedSamples } from './timing.js'
+
+export type WorkloadName = 'W1' | 'W2' | 'W3' | 'W4' | 'P1' | 'P2'
 
 /** One side (spool, or raw fs on the same bytes) of a workload. */
 export interface SideResult {
@@ -18,28 +20,79 @@ export interface TargetResult {
   met: boolean
 }
 
-export interface WorkloadResult {
+interface ResultBase {
   /** Stable key, e.g. `W1.append.100B.never`. */
   id: string
-  workload: 'W1' | 'W2' | 'P1' | 'P2'
+  workload: WorkloadName
   title: string
+  runs: number
+  target: TargetResult | null
+}
+
+/** Records per second, beside raw fs on the same bytes. */
+export interface WorkloadResult extends ResultBase {
+  kind: 'throughput'
   valueBytes: number
   records: number
   bytes: number
-  runs: number
   spool: SideResult
   raw: SideResult
   /** spool throughput / raw throughput, per paired run (same bytes, so raw s / spool s). */
   ratio: Summary
-  target: TargetResult | null
 }
 
-export interface Target {
+/** What one latency run measured, in microseconds, and the rate it held. */
+export interface LatencySample {
+  p50: number
+  p99: number
+  p999: number
+  max: number
+  /** Records sent per second, as achieved. */
+  ratePerSec: number
+}
+
+export interface LatencySide {
+  label: string
+  p50: Summary
+  p99: Summary
+  p999: Summary
+  max: Summary
+  ratePerSec: Summary
+  samples: LatencySample[]
+  warmup: LatencySample
+}
+
+/** Send → delivery latency percentiles, in microseconds, beside a raw write-then-read. */
+export interface LatencyResult extends ResultBase {
+  kind: 'latency'
+  valueBytes: number
+  /** Records sent in each run. */
+  records: number
+  ratePerSec: number
+  spool: LatencySide
+  raw: LatencySide
+  /** spool / raw of each percentile, per paired run (> 1: spool is slower). */
+  ratio: { p50: Summary; p99: Summary; p999: Summary }
+}
+
+/** How long something took (no raw twin). */
+export interface DurationResult extends ResultBase {
+  kind: 'duration'
+  spool: { label: string; seconds: Summary; samplesSeconds: number[]; warmupSeconds: number }
+}
+
+export type BenchResult = WorkloadResult | LatencyResult | DurationResult
+
+export interface Target<R = WorkloadResult> {
   text: string
-  met: (result: Omit<WorkloadResult, 'target'>) => boolean
+  met: (result: Omit<R, 'target'>) => boolean
 }
 
 const roundSeconds = (s: number): number => Number(s.toFixed(6))
+
+function withTarget<R extends ResultBase>(result: Omit<R, 'target'>, target: Target<R> | null): R {
+  return { ...result, target: target === null ? null : { text: target.text, met: target.met(result) } } as R
+}
 
 function side(label: string, samples: readonly number[], warmup: number, records: number, bytes: number): SideResult {
   return {
@@ -52,18 +105,68 @@ function side(label: string, samples: readonly number[], warmup: number, records
   }
 }
 
+/** The spool side and the raw side of paired samples, each summarized by `summary`. */
+function bothSides<S, Side>(
+  labels: { spool: string; raw: string },
+  samples: PairedSamples<S>,
+  summary: (label: string, samples: readonly S[], warmup: S) => Side,
+): { runs: number; spool: Side; raw: Side } {
+  return {
+    runs: samples.spool.length,
+    spool: summary(labels.spool, samples.spool, samples.warmup.spool),
+    raw: summary(labels.raw, samples.raw, samples.warmup.raw),
+  }
+}
+
 export function workloadResult(
   base: Pick<WorkloadResult, 'id' | 'workload' | 'title' | 'valueBytes' | 'records' | 'bytes'>,
   labels: { spool: string; raw: string },
   samples: PairedSamples,
-  target: Target | null,
+  target: Target<WorkloadResult> | null,
 ): WorkloadResult {
-  const result = {
-    ...base,
-    runs: samples.spool.length,
-    spool: side(labels.spool, samples.spool, samples.warmup.spool, base.records, base.bytes),
-    raw: side(labels.raw, samples.raw, samples.warmup.raw, base.records, base.bytes),
-    ratio: summarize(samples.spool.map((s, run) => samples.raw[run]! / s)),
+  const sides = bothSides(labels, samples, (label, seconds, warmup) => side(label, seconds, warmup, base.records, base.bytes))
+  const ratio = summarize(samples.spool.map((s, run) => samples.raw[run]! / s))
+  return withTarget<WorkloadResult>({ kind: 'throughput', ...base, ...sides, ratio }, target)
+}
+
+const PERCENTILES = ['p50', 'p99', 'p999'] as const
+
+function roundSample(sample: LatencySample): LatencySample {
+  return { p50: round(sample.p50), p99: round(sample.p99), p999: round(sample.p999), max: round(sample.max), ratePerSec: round(sample.ratePerSec) }
+}
+
+function latencySide(label: string, samples: readonly LatencySample[], warmup: LatencySample): LatencySide {
+  const of = (field: keyof LatencySample): Summary => summarize(samples.map((s) => s[field]))
+  return {
+    label,
+    p50: of('p50'),
+    p99: of('p99'),
+    p999: of('p999'),
+    max: of('max'),
+    ratePerSec: of('ratePerSec'),
+    samples: samples.map(roundSample),
+    warmup: roundSample(warmup),
   }
-  return { ...result, target: target === null ? null : { text: target.text, met: target.met(result) } }
+}
+
+export function latencyResult(
+  base: Pick<LatencyResult, 'id' | 'workload' | 'title' | 'valueBytes' | 'records' | 'ratePerSec'>,
+  labels: { spool: string; raw: string },
+  samples: PairedSamples<LatencySample>,
+  target: Target<LatencyResult> | null,
+): LatencyResult {
+  const ratio = (p: (typeof PERCENTILES)[number]): Summary => summarize(samples.spool.map((s, run) => s[p] / samples.raw[run]![p]))
+  const ratios = { p50: ratio('p50'), p99: ratio('p99'), p999: ratio('p999') }
+  return withTarget<LatencyResult>({ kind: 'latency', ...base, ...bothSides(labels, samples, latencySide), ratio: ratios }, target)
+}
+
+export function durationResult(
+  base: Pick<DurationResult, 'id' | 'workload' | 'title'>,
+  label: string,
+  samples: readonly number[],
+  warmup: number,
+  target: Target<DurationResult> | null,
+): DurationResult {
+  const spool = { label, seconds: summarize(samples), samplesSeconds: samples.map(roundSeconds), warmupSeconds: roundSeconds(warmup) }
+  return withTarget<DurationResult>({ kind: 'duration', ...base, runs: samples.length, spool }, target)
 }

@@ -22,3 +22,13 @@ export function freshDir(prefix: string): string {
 export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true })
 }
+
+/** Runs `side` in a fresh directory that is removed afterwards. */
+export async function inFreshDir<T>(prefix: string, side: (dir: string) => Promise<T>): Promise<T> {
+  const dir = freshDir(prefix)
+  try {
+    return await side(dir)
+  } finally {
+    removeDir(dir)
+  }
+}

@@ -7,62 +7,111 @@ export async function timed(fn: () => unknown): Promise<number> {
   return Number(process.hrtime.bigint() - start) / 1e9
 }
 
+/** Rejects with `message` after `ms` unless `promise` settles first. */
+export async function within<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message())), ms)))
+  try {
+    return await Promise.race([promise, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 export interface Trial {
   /** 0-based among the measured runs; -1 for the warm-up. */
   run: number
   warmup: boolean
 }
 
-export interface PairedSamples {
-  spool: number[]
-  raw: number[]
-  /** The untimed warm-up pair's seconds, kept for the record but out of every summary. */
-  warmup: { spool: number; raw: number }
+/** The samples of one warm-up and `runs` measured trials. */
+export interface Trials<T> {
+  samples: T[]
+  /** The untimed warm-up's sample, kept for the record but out of every summary. */
+  warmup: T
 }
 
-export interface PairedRunsOptions {
+export interface PairedSamples<T = number> {
+  spool: T[]
+  raw: T[]
+  /** The untimed warm-up pair's samples (seconds, for throughput), kept for the record but out of every summary. */
+  warmup: { spool: T; raw: T }
+}
+
+export interface TrialsOptions<T> {
+  runs: number
+  label: string
+  /** Does its own untimed setup and teardown and returns what it measured. */
+  run: (trial: Trial) => Promise<T>
+  /** A sample as the progress line shows it. */
+  describe: (sample: T) => string
+  /** Collect garbage before each trial (default true). */
+  gc?: boolean
+}
+
+export interface PairedTrialsOptions<T> {
   runs: number
   label: string
   /** Untimed work before each pair (e.g. warming the page cache for both sides). */
   beforePair?: (trial: Trial) => unknown
-  /** Each side does its own untimed setup and teardown and returns the seconds of its timed section. */
-  spool: (trial: Trial) => Promise<number>
-  raw: (trial: Trial) => Promise<number>
+  /** Each side does its own untimed setup and teardown and returns what it measured. */
+  spool: (trial: Trial) => Promise<T>
+  raw: (trial: Trial) => Promise<T>
+  describe: (sample: T) => string
 }
 
-/** One side of a pair, after a full GC so that it starts from the same heap state each time. */
-function runSide(side: (trial: Trial) => Promise<number>, trial: Trial): Promise<number> {
+/** Each side returns the seconds of its timed section. */
+export type PairedRunsOptions = Omit<PairedTrialsOptions<number>, 'describe'>
+
+/** One side of a trial, after a full GC so that it starts from the same heap state each time. */
+function runSide<T>(side: (trial: Trial) => Promise<T>, trial: Trial): Promise<T> {
   collectGarbage()
   return side(trial)
 }
 
-function progress(label: string, name: string, spool: number, raw: number): void {
-  process.stderr.write(`  ${label}: ${name}: spool ${spool.toFixed(3)} s, raw ${raw.toFixed(3)} s\n`)
+const seconds = (s: number): string => `${s.toFixed(3)} s`
+
+/**
+ * One warm-up trial (JIT, allocator, and page-cache pages that a VM backs on first
+ * touch), then `runs` measured ones, each after a full GC, with a progress line each.
+ */
+export async function repeatedTrials<T>(options: TrialsOptions<T>): Promise<Trials<T>> {
+  const progress = (name: string, sample: T): void => void process.stderr.write(`  ${options.label}: ${name}: ${options.describe(sample)}\n`)
+  const trial = (t: Trial): Promise<T> => (options.gc === false ? options.run(t) : runSide(options.run, t))
+  const warmup = await trial({ run: -1, warmup: true })
+  progress('warm-up', warmup)
+  const samples: T[] = []
+  for (let run = 0; run < options.runs; run++) {
+    samples.push(await trial({ run, warmup: false }))
+    progress(`run ${run + 1}/${options.runs}`, samples[run]!)
+  }
+  return { samples, warmup }
 }
 
 /**
- * Runs one warm-up pair (JIT, allocator, and page-cache pages that a VM backs on first
- * touch), then the spool side and the raw side as `runs` measured pairs, alternating
- * which goes first so that drift (writeback, CPU frequency) does not favour one side.
- * Each side starts after a full GC.
+ * Repeated trials of a spool side and its raw twin, alternating which goes first in
+ * each measured pair so that drift (writeback, CPU frequency) does not favour one side.
  */
-export async function pairedRuns(options: PairedRunsOptions): Promise<PairedSamples> {
-  const warmupTrial: Trial = { run: -1, warmup: true }
-  await options.beforePair?.(warmupTrial)
-  const warmup = { spool: await runSide(options.spool, warmupTrial), raw: await runSide(options.raw, warmupTrial) }
-  progress(options.label, 'warm-up', warmup.spool, warmup.raw)
-  const samples: PairedSamples = { spool: [], raw: [], warmup }
-  for (let run = 0; run < options.runs; run++) {
-    const trial: Trial = { run, warmup: false }
-    await options.beforePair?.(trial)
-    if (run % 2 === 0) {
-      samples.spool.push(await runSide(options.spool, trial))
-      samples.raw.push(await runSide(options.raw, trial))
-    } else {
-      samples.raw.push(await runSide(options.raw, trial))
-      samples.spool.push(await runSide(options.spool, trial))
-    }
-    progress(options.label, `run ${run + 1}/${options.runs}`, samples.spool[run]!, samples.raw[run]!)
-  }
-  return samples
+export async function pairedTrials<T>(options: PairedTrialsOptions<T>): Promise<PairedSamples<T>> {
+  const { samples, warmup } = await repeatedTrials<{ spool: T; raw: T }>({
+    runs: options.runs,
+    label: options.label,
+    gc: false, // each side collects before it runs
+    describe: (pair) => `spool ${options.describe(pair.spool)}, raw ${options.describe(pair.raw)}`,
+    run: async (trial) => {
+      await options.beforePair?.(trial)
+      if (trial.warmup || trial.run % 2 === 0) {
+        const spool = await runSide(options.spool, trial)
+        return { spool, raw: await runSide(options.raw, trial) }
+      }
+      const raw = await runSide(options.raw, trial)
+      return { spool: await runSide(options.spool, trial), raw }
+    },
+  })
+  return { spool: samples.map((s) => s.spool), raw: samples.map((s) => s.raw), warmup }
+}
+
+/** Paired trials whose sides return the seconds of their timed section. */
+export function pairedRuns(options: PairedRunsOptions): Promise<PairedSamples> {
+  return pairedTrials({ ...options, describe: seconds })
 }

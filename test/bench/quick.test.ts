@@ -21,6 +21,10 @@ const EXPECTED_WORKLOADS = [
   'W1.append.1024B.always',
   'W2.replay.100B',
   'W2.replay.1024B',
+  'W3.latency.100B',
+  'W4.stabilize.initial-50',
+  'W4.stabilize.join-51',
+  'W4.fanout.3x3',
 ]
 
 interface Run {
@@ -52,6 +56,29 @@ function expectSummary(summary: unknown, what: string): void {
   expect(median as number, `${what}: median <= max`).toBeLessThanOrEqual(max as number)
 }
 
+/** A side's `seconds` summary and one positive sample a run. */
+function expectSeconds(side: Record<string, unknown>, runs: unknown, what: string): void {
+  expectSummary(side['seconds'], `${what}.seconds`)
+  const samples = side['samplesSeconds'] as unknown[]
+  expect(samples.length, `${what}.samplesSeconds`).toBe(runs)
+  samples.forEach((s, i) => expectPositive(s, `${what}.samplesSeconds[${i}]`))
+}
+
+/** Percentiles in order on both sides, a sample a run, the rate held, and the ratios. */
+function expectLatency(w: Record<string, unknown>, id: string): void {
+  for (const field of ['records', 'valueBytes', 'ratePerSec']) expectPositive(w[field], `${id}.${field}`)
+  for (const sideName of ['spool', 'raw']) {
+    const side = w[sideName] as Record<string, Record<string, number>>
+    for (const figure of ['p50', 'p99', 'p999', 'max', 'ratePerSec']) expectSummary(side[figure], `${id}.${sideName}.${figure}`)
+    expect(side['p50']!['median']!, `${id}.${sideName}: p50 <= p99`).toBeLessThanOrEqual(side['p99']!['median']!)
+    expect(side['p99']!['median']!, `${id}.${sideName}: p99 <= p999`).toBeLessThanOrEqual(side['p999']!['median']!)
+    expect((side['samples'] as unknown as unknown[]).length, `${id}.${sideName}.samples`).toBe(w['runs'])
+    // The pacer holds the rate it was given (within 10%: a quick run is short).
+    expect(side['ratePerSec']!['median']!, `${id}.${sideName}.ratePerSec`).toBeGreaterThan(0.9 * (w['ratePerSec'] as number))
+  }
+  for (const p of ['p50', 'p99', 'p999']) expectSummary((w['ratio'] as Record<string, unknown>)[p], `${id}.ratio.${p}`)
+}
+
 describe('npm run bench -- --quick', () => {
   it('exits 0 and writes positive figures for every workload, without touching bench/results/latest.json', async () => {
     const out = path.join(tempDir('spool-bench-test-'), 'results.json')
@@ -72,16 +99,19 @@ describe('npm run bench -- --quick', () => {
     expect(workloads.map((w) => w['id'])).toEqual(EXPECTED_WORKLOADS)
     for (const w of workloads) {
       const id = String(w['id'])
-      for (const field of ['records', 'bytes', 'valueBytes']) expectPositive(w[field], `${id}.${field}`)
       expect(w['runs'] as number, `${id}.runs`).toBeGreaterThanOrEqual(3)
-      for (const sideName of ['spool', 'raw']) {
-        const side = w[sideName] as Record<string, unknown>
-        for (const figure of ['seconds', 'recordsPerSec', 'mbPerSec']) expectSummary(side[figure], `${id}.${sideName}.${figure}`)
-        const samples = side['samplesSeconds'] as unknown[]
-        expect(samples.length, `${id}.${sideName}.samplesSeconds`).toBe(w['runs'])
-        samples.forEach((s, i) => expectPositive(s, `${id}.${sideName}.samplesSeconds[${i}]`))
+      if (w['kind'] === 'latency') expectLatency(w, id)
+      else if (w['kind'] === 'duration') expectSeconds(w['spool'] as Record<string, unknown>, w['runs'], `${id}.spool`)
+      else {
+        expect(w['kind'], `${id}.kind`).toBe('throughput')
+        for (const field of ['records', 'bytes', 'valueBytes']) expectPositive(w[field], `${id}.${field}`)
+        for (const sideName of ['spool', 'raw']) {
+          const side = w[sideName] as Record<string, unknown>
+          for (const figure of ['recordsPerSec', 'mbPerSec']) expectSummary(side[figure], `${id}.${sideName}.${figure}`)
+          expectSeconds(side, w['runs'], `${id}.${sideName}`)
+        }
+        expectSummary(w['ratio'], `${id}.ratio`)
       }
-      expectSummary(w['ratio'], `${id}.ratio`)
     }
 
     if (before === null) expect(fs.existsSync(defaultResults)).toBe(false)
