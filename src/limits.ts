@@ -20,6 +20,14 @@ export const DEFAULT_MAX_BATCH_BYTES = 16 * 1024 * 1024
 /** A batch header carries an int32 record count and int32 offset deltas. */
 export const MAX_RECORDS_PER_BATCH = 2 ** 31 - 1
 
+/**
+ * A read of the active segment no larger than this is done on the calling thread. That
+ * tail was just written and sits in the page cache, so the read costs microseconds; the
+ * thread-pool round trip it replaces cost 1–2 ms at the 99th percentile under load, and
+ * dominated push latency. Larger reads (catching up) stay asynchronous.
+ */
+export const SYNC_TAIL_READ_MAX_BYTES = 64 * 1024
+
 /** Reads return at least one whole batch, then stop near this many bytes. */
 export const DEFAULT_READ_MAX_BYTES = 1024 * 1024
 
@@ -75,6 +83,14 @@ export const DEFAULT_MAX_PREFETCH_BYTES = 4 * 1024 * 1024
  * for stuck, and its member leaves the group so that its partitions move on.
  */
 export const DEFAULT_MAX_POLL_INTERVAL_MS = 5 * 60 * 1000
+/**
+ * With autoCommit, a processed batch is committed within this long, together with every
+ * batch processed meanwhile. Each commit is a synced LevelDB write; one per delivered
+ * batch cost push latency ~200 µs at the 99th percentile (W3), while this bounds what a
+ * crash redelivers to a few milliseconds of work.
+ */
+export const AUTO_COMMIT_LINGER_MS = 50
+
 /** How long poll() waits for a first record when not told. */
 export const DEFAULT_POLL_TIMEOUT_MS = 1_000
 /** Records one poll() returns when not told (Kafka's max.poll.records). */

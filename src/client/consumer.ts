@@ -1,7 +1,7 @@
 import { SpoolError, invalidArgument, isSpoolError } from '../errors.js'
 import { type TopicPartition, tpKey } from '../groups/assignors.js'
 import type { GroupCoordinator, MemberAssignment } from '../groups/coordinator.js'
-import { CONSUMER_CLOSE_TIMEOUT_MS, DEFAULT_POLL_MAX_RECORDS, DEFAULT_POLL_TIMEOUT_MS, DEFAULT_READ_MAX_BYTES, REBALANCE_RETRY_MS } from '../limits.js'
+import { AUTO_COMMIT_LINGER_MS, CONSUMER_CLOSE_TIMEOUT_MS, DEFAULT_POLL_MAX_RECORDS, DEFAULT_POLL_TIMEOUT_MS, DEFAULT_READ_MAX_BYTES, REBALANCE_RETRY_MS } from '../limits.js'
 import type { Logger } from '../storage/logger.js'
 import type { PartitionLog } from '../storage/partition-log.js'
 import type { Topics } from '../topics/topics.js'
@@ -11,7 +11,7 @@ import type { GroupHub } from './group-hub.js'
 import { type PartitionLag, partitionLag } from './lag.js'
 import { Notifier, settleWithin } from './notifier.js'
 import { type FetchedChunk, PrefetchBuffer, recordBytes } from './prefetch-buffer.js'
-import type { ConsumedRecord } from './reader.js'
+import { type ConsumedRecord, readLabelled } from './reader.js'
 
 export interface EachBatchPayload {
   topic: string
@@ -46,6 +46,8 @@ interface OwnedPartition {
   /** Bumped by a seek, or when the partition is lost: work begun before it no longer counts. */
   epoch: number
   revoking: boolean
+  /** Stops the wake-ups from its log's appends. */
+  unsubscribe: () => void
   /** Settles when the records handed out for it are processed. */
   inFlight: Promise<void> | null
 }
@@ -96,6 +98,7 @@ export class Consumer {
   private retryTimer: NodeJS.Timeout | null = null
   private heartbeatTimer: NodeJS.Timeout | null = null
   private commitTimer: NodeJS.Timeout | null = null
+  private lingerTimer: NodeJS.Timeout | null = null
   private committing: Promise<void> | null = null
   private commitAgain = false
   private mode: Mode | null = null
@@ -247,7 +250,7 @@ export class Consumer {
       const log = this.ctx.topics.log(tp.topic, tp.partition)
       const stored = committed.get(tpKey(tp))
       const start = this.startOffset(tp, log, stored)
-      this.owned.set(tpKey(tp), {
+      const owned: OwnedPartition = {
         ...tp,
         key: tpKey(tp),
         log,
@@ -256,8 +259,13 @@ export class Consumer {
         committedOffset: stored ?? null,
         epoch: 0,
         revoking: false,
+        // The fetcher sleeps until an owned partition has something for it: woken by the append itself.
+        unsubscribe: log.onAppend((endOffset) => {
+          if (endOffset > owned.fetchOffset) this.fetchWake.notify()
+        }),
         inFlight: null,
-      })
+      }
+      this.owned.set(owned.key, owned)
     }
     await this.callListener('onAssigned', partitions)
     this.fetchWake.notify()
@@ -295,7 +303,7 @@ export class Consumer {
     if (this.options.autoCommit) await this.commitParts(parts).catch((error: unknown) => this.warnCommit(error))
     const tps = parts.map(({ topic, partition }) => ({ topic, partition }))
     await this.callListener('onRevoked', tps)
-    for (const p of parts) if (this.owned.get(p.key) === p) this.owned.delete(p.key)
+    for (const p of parts) if (this.owned.get(p.key) === p) this.disown(p)
     this.confirmed.push(...tps)
   }
 
@@ -304,13 +312,18 @@ export class Consumer {
     for (const p of parts) {
       p.epoch++
       this.buffer.drop(p.key)
-      this.owned.delete(p.key)
+      this.disown(p)
     }
     this.fetchWake.notify()
     await this.callListener(
       'onRevoked',
       parts.map(({ topic, partition }) => ({ topic, partition })),
     )
+  }
+
+  private disown(p: OwnedPartition): void {
+    p.unsubscribe()
+    this.owned.delete(p.key)
   }
 
   private loseAll(): Promise<void> {
@@ -374,7 +387,7 @@ export class Consumer {
       }
       const ready = candidates.filter((p) => p.fetchOffset < p.log.endOffset)
       if (ready.length === 0) {
-        await this.waitForAppends(candidates)
+        await this.fetchWake.wait()
         continue
       }
       const p = ready[turn++ % ready.length]!
@@ -386,17 +399,10 @@ export class Consumer {
     }
   }
 
-  /** Sleeps until one of the partitions gets a record, or the state changes. */
-  private async waitForAppends(parts: OwnedPartition[]): Promise<void> {
-    const stop = new AbortController()
-    await Promise.race([this.fetchWake.wait(), ...parts.map((p) => p.log.waitForAppend(p.fetchOffset, stop.signal))])
-    stop.abort()
-  }
-
   private async fetch(p: OwnedPartition, credit: { records: number; bytes: number }): Promise<void> {
     const epoch = p.epoch
     const from = p.fetchOffset
-    const { records, nextOffset } = await p.log.read(from, { maxBytes: Math.min(credit.bytes, DEFAULT_READ_MAX_BYTES) })
+    const { records, nextOffset } = await readLabelled(p.log, from, { maxBytes: Math.min(credit.bytes, DEFAULT_READ_MAX_BYTES), label: p })
     // A seek, pause, revoke or loss while reading: what was read is not wanted.
     if (this.owned.get(p.key) !== p || p.epoch !== epoch || !this.fetchable(p) || p.fetchOffset !== from) return
     const taken: ConsumedRecord[] = []
@@ -406,7 +412,7 @@ export class Consumer {
       // At least one record when nothing is buffered, so a record larger than the bound still moves.
       const fits = taken.length < credit.records && bytes + size <= credit.bytes
       if (!fits && !(taken.length === 0 && this.buffer.empty)) break
-      taken.push({ topic: p.topic, partition: p.partition, ...record })
+      taken.push(record)
       bytes += size
       if (!fits) break
     }
@@ -535,7 +541,7 @@ export class Consumer {
         } finally {
           this.giveUp = null
         }
-        if (this.options.commitAfterBatch) this.commitInBackground()
+        if (this.options.commitAfterBatch) this.commitSoon()
       }
     } finally {
       this.mode = null
@@ -582,7 +588,7 @@ export class Consumer {
           release()
           await work
         }
-        if (this.options.commitAfterBatch) this.commitInBackground()
+        if (this.options.commitAfterBatch) this.commitSoon()
       }
     } finally {
       this.mode = null
@@ -598,7 +604,7 @@ export class Consumer {
     const timeoutMs = options.timeoutMs === undefined ? DEFAULT_POLL_TIMEOUT_MS : nonNegativeInteger('timeoutMs', options.timeoutMs)
     this.claim('poll')
     this.markPolled()
-    if (this.options.commitAfterBatch) this.commitInBackground()
+    if (this.options.commitAfterBatch) this.commitSoon()
     const out: ConsumedRecord[] = []
     let delivery = await this.next(maxRecords, timeoutMs)
     while (delivery !== null) {
@@ -630,6 +636,15 @@ export class Consumer {
     this.throwIfUnusable()
     this.markPolled()
     await this.commitParts([...this.owned.values()])
+  }
+
+  /** After a processed batch: one commit covers every batch processed in the next AUTO_COMMIT_LINGER_MS. */
+  private commitSoon(): void {
+    if (this.lingerTimer !== null || this.closed) return
+    this.lingerTimer = setTimeout(() => {
+      this.lingerTimer = null
+      this.commitInBackground()
+    }, AUTO_COMMIT_LINGER_MS)
   }
 
   private commitInBackground(): void {
@@ -779,7 +794,7 @@ export class Consumer {
     this.closing ??= (async () => {
       this.closed = true
       for (const timer of [this.heartbeatTimer, this.commitTimer]) if (timer !== null) clearInterval(timer)
-      if (this.retryTimer !== null) clearTimeout(this.retryTimer)
+      for (const timer of [this.retryTimer, this.lingerTimer]) if (timer !== null) clearTimeout(timer)
       this.deliveryWake.notify()
       this.fetchWake.notify()
       const parts = [...this.owned.values()]
@@ -789,7 +804,7 @@ export class Consumer {
       const memberId = this.memberIdValue
       if (this.options.autoCommit && memberId !== null) await this.commitParts([...this.owned.values()]).catch((error: unknown) => this.warnCommit(error))
       await this.callListener('onRevoked', this.assignment())
-      this.owned.clear()
+      for (const p of [...this.owned.values()]) this.disown(p)
       this.unregister()
       this.memberIdValue = null
       // A static member does not leave (as Kafka's group.instance.id): a restart within its

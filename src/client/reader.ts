@@ -1,6 +1,6 @@
 import { SpoolError, invalidArgument } from '../errors.js'
-import type { RecordHeader } from '../record/types.js'
-import type { PartitionLog } from '../storage/partition-log.js'
+import type { RecordHeader, RecordLabel } from '../record/types.js'
+import type { PartitionLog, ReadOptions } from '../storage/partition-log.js'
 import type { Topics } from '../topics/topics.js'
 import { nonNegativeInteger } from '../validate.js'
 
@@ -30,6 +30,12 @@ export interface ReadStreamOptions {
   maxBytes?: number
   /** Ends the iteration (also while it waits for new records). */
   signal?: AbortSignal
+}
+
+/** A log read whose records carry their topic and partition, as the application receives them. */
+export async function readLabelled(log: PartitionLog, fromOffset: number, options: ReadOptions & { label: RecordLabel }): Promise<{ records: ConsumedRecord[]; nextOffset: number }> {
+  const { records, nextOffset } = await log.read(fromOffset, { maxBytes: options.maxBytes, label: { topic: options.label.topic, partition: options.label.partition } })
+  return { records: records as ConsumedRecord[], nextOffset }
 }
 
 function partitionOf(topics: Topics, topic: string, options: ReadStreamOptions): number {
@@ -67,10 +73,10 @@ export async function* readTopic(topics: Topics, topic: string, options: ReadStr
       if (options.follow !== true || !(await log.waitForAppend(offset, options.signal))) return
       continue
     }
-    const { records, nextOffset } = await log.read(offset, readOptions)
+    const { records, nextOffset } = await readLabelled(log, offset, { ...readOptions, label: { topic, partition } })
     for (const record of records) {
       if (record.offset > last) return
-      yield { topic, partition, ...record }
+      yield record
     }
     if (nextOffset <= offset) throw new SpoolError('CORRUPT_BATCH', `reading ${topic}-${partition} made no progress at offset ${offset}`)
     offset = nextOffset

@@ -16,7 +16,7 @@ import {
 } from './batch-format.js'
 import { crc32 } from './crc32.js'
 import { readInt64 } from './int64.js'
-import type { RecordHeader, StoredRecord } from './types.js'
+import type { RecordHeader, RecordLabel, StoredRecord } from './types.js'
 import { readZigzagVarlong, type VarintRead } from './varint.js'
 
 /** The fixed fields of a batch, read without touching its records. */
@@ -134,13 +134,15 @@ function walkRecords(
  * Appends the records of the batch at `pos` whose offset is at least `fromOffset` to
  * `out`, with key and value as views into `buf` (no copy). The CRC is the caller's check.
  */
-export function decodeRecords(buf: Buffer, pos: number, header: BatchHeader, fromOffset: number, out: StoredRecord[]): void {
+export function decodeRecords(buf: Buffer, pos: number, header: BatchHeader, fromOffset: number, out: StoredRecord[], label?: RecordLabel): void {
   walkRecords(buf, pos, header, (offset, timestamp, keyStart, recordEnd) => {
     if (offset < fromOffset) return true
     const key = readBytesField(buf, keyStart, recordEnd)
     const value = readBytesField(buf, varint.next, recordEnd)
     const headers = readHeaders(buf, varint.next, recordEnd)
-    out.push({ offset, timestamp, key, value, headers })
+    // Labelled records are built whole here: copying each one afterwards to add two fields cost replay a second object per record.
+    if (label === undefined) out.push({ offset, timestamp, key, value, headers })
+    else out.push({ topic: label.topic, partition: label.partition, offset, timestamp, key, value, headers } as StoredRecord)
     return true
   })
 }

@@ -21,3 +21,9 @@ export interface StoredRecord {
   value: Buffer | null
   headers: RecordHeader[]
 }
+
+/** Where a record came from, stamped onto each record a labelled read returns. */
+export interface RecordLabel {
+  topic: string
+  partition: number
+}

@@ -13,6 +13,8 @@ export interface StorageIO {
   /** The same on the calling thread (see appendToLog for why appends use it). */
   writevSync(fd: number, buffers: Buffer[], position: number): number
   read(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number>
+  /** The same on the calling thread: for the active segment's tail, just written and in the page cache. */
+  readSync(fd: number, buffer: Buffer, offset: number, length: number, position: number): number
   fdatasync(fd: number): Promise<void>
   fsync(fd: number): Promise<void>
   ftruncate(fd: number, length: number): Promise<void>
@@ -36,6 +38,7 @@ export const nodeIO: StorageIO = {
   writev: async (fd, buffers, position) => (await fse.writev(fd, buffers, position)).bytesWritten,
   writevSync: (fd, buffers, position) => fse.writevSync(fd, buffers, position),
   read: async (fd, buffer, offset, length, position) => (await fse.read(fd, buffer, offset, length, position)).bytesRead,
+  readSync: (fd, buffer, offset, length, position) => fse.readSync(fd, buffer, offset, length, position),
   fdatasync: (fd) => fse.fdatasync(fd),
   fsync: (fd) => fse.fsync(fd),
   ftruncate: (fd, length) => fse.ftruncate(fd, length),

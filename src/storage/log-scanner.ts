@@ -101,3 +101,15 @@ export async function readAt(io: StorageIO, fd: number, position: number, length
   }
   return filled === length ? buffer : buffer.subarray(0, filled)
 }
+
+/** readAt on the calling thread. */
+export function readAtSync(io: StorageIO, fd: number, position: number, length: number): Buffer {
+  const buffer = Buffer.allocUnsafe(length)
+  let filled = 0
+  while (filled < length) {
+    const n = io.readSync(fd, buffer, filled, length - filled, position + filled)
+    if (n === 0) break
+    filled += n
+  }
+  return filled === length ? buffer : buffer.subarray(0, filled)
+}

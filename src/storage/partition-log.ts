@@ -15,7 +15,7 @@ import {
 import { decodeRecords, lastOffsetOf, MalformedBatchError, forEachRecordTime } from '../record/batch-decoder.js'
 import { BatchArena } from '../record/batch-arena.js'
 import { type EncodedBatch, encodeBatch, setBatchBaseOffset } from '../record/batch-encoder.js'
-import type { RecordInput, StoredRecord } from '../record/types.js'
+import type { RecordInput, RecordLabel, StoredRecord } from '../record/types.js'
 import { fsyncDirectory, writeFileAtomic, writeFullySync } from './atomic-file.js'
 import {
   type CompactionOptions,
@@ -71,6 +71,8 @@ export interface AppendResult {
 
 export interface ReadOptions {
   maxBytes?: number
+  /** Stamped onto every record returned (the client layer passes the topic and partition). */
+  label?: RecordLabel
 }
 
 export interface ReadResult {
@@ -257,6 +259,15 @@ export class PartitionLog {
       this.closeListeners.add(onClose)
       signal?.addEventListener('abort', onClose, { once: true })
     })
+  }
+
+  /**
+   * Calls `listener` with the new end offset each time records become visible, until the
+   * returned function is called: a subscription for readers that wait again and again.
+   */
+  onAppend(listener: (endOffset: number) => void): () => void {
+    this.appendListeners.add(listener)
+    return () => this.appendListeners.delete(listener)
   }
 
   append(records: readonly RecordInput[]): Promise<AppendResult> {
@@ -572,7 +583,7 @@ export class PartitionLog {
     let segment: Segment | undefined = this.segments[this.segmentIndexFor(fromOffset)]
     while (segment !== undefined && nextOffset < end && budget > 0) {
       nextOffset = Math.max(nextOffset, segment.baseOffset)
-      const taken = await this.readFromSegment(segment, nextOffset, budget, records, end)
+      const taken = await this.readFromSegment(segment, nextOffset, budget, records, end, options.label)
       nextOffset = taken.nextOffset
       budget -= taken.bytes
       segment = this.segmentAfter(segment.baseOffset)
@@ -586,6 +597,7 @@ export class PartitionLog {
     maxBytes: number,
     out: StoredRecord[],
     endOffset: number,
+    label: RecordLabel | undefined,
   ): Promise<{ nextOffset: number; bytes: number }> {
     let nextOffset = fromOffset
     let bytes = 0
@@ -595,7 +607,7 @@ export class PartitionLog {
       if (last < fromOffset) return 'skip'
       const before = out.length
       try {
-        decodeRecords(buf, at, header, fromOffset, out)
+        decodeRecords(buf, at, header, fromOffset, out, label)
       } catch (error) {
         if (error instanceof MalformedBatchError) throw corruptBatchError(segment, position, header.baseOffset, error.message)
         throw error

@@ -1,11 +1,11 @@
 import { ioError } from '../errors.js'
-import { MAX_SEGMENT_OFFSET_SPAN } from '../limits.js'
+import { MAX_SEGMENT_OFFSET_SPAN, SYNC_TAIL_READ_MAX_BYTES } from '../limits.js'
 import type { BatchHeader } from '../record/batch-decoder.js'
 import { lastOffsetOf } from '../record/batch-decoder.js'
 import { readInt64 } from '../record/int64.js'
 import { writeFileAtomic, writeFully } from './atomic-file.js'
 import type { StorageIO } from './io.js'
-import { scanBatches, readAt } from './log-scanner.js'
+import { readAt, readAtSync, scanBatches } from './log-scanner.js'
 import type { Logger } from './logger.js'
 import { OFFSET_INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js'
 import { type SegmentPaths, segmentPaths } from './paths.js'
@@ -343,6 +343,7 @@ export class Segment {
 
   async read(position: number, length: number): Promise<Buffer> {
     try {
+      if (!this.sealed && length <= SYNC_TAIL_READ_MAX_BYTES) return readAtSync(this.ctx.io, this.fd, position, length)
       return await readAt(this.ctx.io, this.fd, position, length)
     } catch (error) {
       throw ioError('reading', this.paths.log, error)

@@ -45,6 +45,7 @@ export function wrapIO(inner: StorageIO, hook: IOHook): StorageIO {
     writev: async (fd, buffers, position) => inner.writev(fd, shorten(buffers, hook('writev', byFd(fd))), position),
     writevSync: (fd, buffers, position) => inner.writevSync(fd, shorten(buffers, hook('writev', byFd(fd))), position),
     read: async (fd, buffer, offset, length, position) => (hook('read', byFd(fd)), inner.read(fd, buffer, offset, length, position)),
+    readSync: (fd, buffer, offset, length, position) => (hook('read', byFd(fd)), inner.readSync(fd, buffer, offset, length, position)),
     fdatasync: async (fd) => (hook('fdatasync', byFd(fd)), inner.fdatasync(fd)),
     fsync: async (fd) => (hook('fsync', byFd(fd)), inner.fsync(fd)),
     ftruncate: async (fd, length) => (hook('ftruncate', byFd(fd)), inner.ftruncate(fd, length)),
