@@ -9,6 +9,7 @@ import { integerIn, nonNegativeInteger } from '../validate.js'
 import { type ConsumerOptions, type ResolvedConsumerOptions, resolveConsumerOptions } from './consumer-options.js'
 import type { GroupHub } from './group-hub.js'
 import { type PartitionLag, partitionLag } from './lag.js'
+import { CoalescedTask } from './coalesced-task.js'
 import { Notifier, settleWithin } from './notifier.js'
 import { type FetchedChunk, PrefetchBuffer, recordBytes } from './prefetch-buffer.js'
 import { type ConsumedRecord, readLabelled } from './reader.js'
@@ -93,14 +94,19 @@ export class Consumer {
   private generationValue = -1
   /** Partitions revoked and committed, to confirm in the next heartbeat. */
   private confirmed: TopicPartition[] = []
-  private syncing: Promise<void> | null = null
-  private syncAgain = false
-  private retryTimer: NodeJS.Timeout | null = null
+  /** Join or heartbeat, then act on the answer: one at a time. */
+  private readonly sync = new CoalescedTask(
+    () => this.syncOnce(),
+    (error) => this.fail(error),
+    () => this.closed,
+  )
   private heartbeatTimer: NodeJS.Timeout | null = null
   private commitTimer: NodeJS.Timeout | null = null
-  private lingerTimer: NodeJS.Timeout | null = null
-  private committing: Promise<void> | null = null
-  private commitAgain = false
+  private readonly backgroundCommit = new CoalescedTask(
+    () => this.commitParts([...this.owned.values()]),
+    (error) => this.warnCommit(error),
+    () => this.closed,
+  )
   private mode: Mode | null = null
   /** Records returned by the last poll(): processed once poll() is called again. */
   private polled: Delivery[] = []
@@ -121,10 +127,10 @@ export class Consumer {
   ) {
     this.options = resolveConsumerOptions(options, ctx.topics)
     this.buffer = new PrefetchBuffer(this.options.maxPrefetchRecords, this.options.maxPrefetchBytes)
-    this.unregister = ctx.hub.register(this.options.group, () => this.requestSync())
+    this.unregister = ctx.hub.register(this.options.group, () => this.sync.request())
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.options.heartbeatIntervalMs)
-    if (this.options.commitIntervalMs !== null) this.commitTimer = setInterval(() => this.commitInBackground(), this.options.commitIntervalMs)
-    this.requestSync()
+    if (this.options.commitIntervalMs !== null) this.commitTimer = setInterval(() => this.backgroundCommit.request(), this.options.commitIntervalMs)
+    this.sync.request()
     void this.fetchLoop()
   }
 
@@ -153,30 +159,6 @@ export class Consumer {
 
   // ---- membership ------------------------------------------------------------------
 
-  private requestSync(): void {
-    if (this.closed) return
-    if (this.syncing !== null) {
-      this.syncAgain = true
-      return
-    }
-    this.syncing = (async () => {
-      do {
-        this.syncAgain = false
-        await this.syncOnce()
-      } while (this.syncAgain && !this.closed)
-    })()
-      .catch((error: unknown) => this.fail(error))
-      .finally(() => {
-        this.syncing = null
-      })
-  }
-
-  /** Waits until a sync that starts now has finished. */
-  private async synced(): Promise<void> {
-    this.requestSync()
-    while (this.syncing !== null) await this.syncing
-  }
-
   private joinRequest(memberId?: string) {
     const { group, topics, sessionTimeoutMs, instanceId, assignor } = this.options
     return { group, topics, sessionTimeoutMs, assignor, ...(instanceId === undefined ? {} : { instanceId }), ...(memberId === undefined ? {} : { memberId }) }
@@ -193,7 +175,7 @@ export class Consumer {
       // Evicted (or replaced): whatever it owned now belongs to others.
       await this.loseAll()
       this.memberIdValue = null
-      this.syncAgain = true
+      this.sync.request()
       return
     }
     if (this.closed) return
@@ -232,16 +214,8 @@ export class Consumer {
     if (toRevoke.length > 0) await this.revoke(toRevoke)
     const fresh = answer.assigned.filter((tp) => !this.owned.has(tpKey(tp)))
     if (fresh.length > 0) await this.assign(fresh, coordinator)
-    if (this.confirmed.length > 0) this.syncAgain = true
-    else if (answer.rebalancing) this.retrySoon()
-  }
-
-  private retrySoon(): void {
-    if (this.retryTimer !== null || this.closed) return
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null
-      this.requestSync()
-    }, REBALANCE_RETRY_MS)
+    if (this.confirmed.length > 0) this.sync.request()
+    else if (answer.rebalancing) this.sync.requestAfter(REBALANCE_RETRY_MS)
   }
 
   private async assign(partitions: TopicPartition[], coordinator: GroupCoordinator): Promise<void> {
@@ -345,8 +319,8 @@ export class Consumer {
       void this.abandon()
       return
     }
-    if (this.syncing === null) {
-      this.requestSync()
+    if (this.sync.running === null) {
+      this.sync.request()
       return
     }
     // The member is busy (revoking behind a slow handler): keep its session alive meanwhile.
@@ -509,7 +483,7 @@ export class Consumer {
       this.handlerSince = null
       if (this.abandoned) {
         this.abandoned = false
-        this.requestSync()
+        this.sync.request()
       }
     }
   }
@@ -541,7 +515,7 @@ export class Consumer {
         } finally {
           this.giveUp = null
         }
-        if (this.options.commitAfterBatch) this.commitSoon()
+        if (this.options.commitAfterBatch) this.backgroundCommit.requestAfter(AUTO_COMMIT_LINGER_MS) // one commit for the batches of the next few ms
       }
     } finally {
       this.mode = null
@@ -588,7 +562,7 @@ export class Consumer {
           release()
           await work
         }
-        if (this.options.commitAfterBatch) this.commitSoon()
+        if (this.options.commitAfterBatch) this.backgroundCommit.requestAfter(AUTO_COMMIT_LINGER_MS) // one commit for the batches of the next few ms
       }
     } finally {
       this.mode = null
@@ -604,7 +578,7 @@ export class Consumer {
     const timeoutMs = options.timeoutMs === undefined ? DEFAULT_POLL_TIMEOUT_MS : nonNegativeInteger('timeoutMs', options.timeoutMs)
     this.claim('poll')
     this.markPolled()
-    if (this.options.commitAfterBatch) this.commitSoon()
+    if (this.options.commitAfterBatch) this.backgroundCommit.requestAfter(AUTO_COMMIT_LINGER_MS) // one commit for the batches of the next few ms
     const out: ConsumedRecord[] = []
     let delivery = await this.next(maxRecords, timeoutMs)
     while (delivery !== null) {
@@ -638,32 +612,6 @@ export class Consumer {
     await this.commitParts([...this.owned.values()])
   }
 
-  /** After a processed batch: one commit covers every batch processed in the next AUTO_COMMIT_LINGER_MS. */
-  private commitSoon(): void {
-    if (this.lingerTimer !== null || this.closed) return
-    this.lingerTimer = setTimeout(() => {
-      this.lingerTimer = null
-      this.commitInBackground()
-    }, AUTO_COMMIT_LINGER_MS)
-  }
-
-  private commitInBackground(): void {
-    if (this.committing !== null) {
-      this.commitAgain = true
-      return
-    }
-    this.committing = (async () => {
-      do {
-        this.commitAgain = false
-        await this.commitParts([...this.owned.values()])
-      } while (this.commitAgain && !this.closed)
-    })()
-      .catch((error: unknown) => this.warnCommit(error))
-      .finally(() => {
-        this.committing = null
-      })
-  }
-
   private warnCommit(error: unknown): void {
     this.ctx.logger.warn(`group "${this.options.group}": commit failed (${String(error)}); its records will be delivered again after the next rebalance`)
   }
@@ -687,8 +635,7 @@ export class Consumer {
         if (attempt > 0 || !isSpoolError(error, 'ILLEGAL_GENERATION')) throw error
         const answer = await coordinator.join(this.joinRequest(memberId))
         this.generationValue = answer.generation
-        this.syncAgain = true
-        this.requestSync()
+        this.sync.request()
         continue
       }
       for (const [i, p] of due.entries()) p.committedOffset = offsets[i]!.offset
@@ -794,11 +741,12 @@ export class Consumer {
     this.closing ??= (async () => {
       this.closed = true
       for (const timer of [this.heartbeatTimer, this.commitTimer]) if (timer !== null) clearInterval(timer)
-      for (const timer of [this.retryTimer, this.lingerTimer]) if (timer !== null) clearTimeout(timer)
+      this.sync.cancelLater()
+      this.backgroundCommit.cancelLater()
       this.deliveryWake.notify()
       this.fetchWake.notify()
       const parts = [...this.owned.values()]
-      await settleWithin(Promise.all([...parts.map((p) => p.inFlight), this.syncing, this.committing]), timeoutMs)
+      await settleWithin(Promise.all([...parts.map((p) => p.inFlight), this.sync.running, this.backgroundCommit.running]), timeoutMs)
       this.giveUp?.()
       this.markPolled()
       const memberId = this.memberIdValue
