@@ -8,6 +8,7 @@ import { nodeIO } from '../storage/io.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, parseSegmentFileName } from '../storage/paths.js'
 import { type BatchReport, type LogReport, inspectIndex, inspectLog } from '../storage/segment-inspector.js'
 import { parsePartitionDir } from '../topics/catalog.js'
+import { Progress } from './progress.js'
 import { type CliStreams, type GlobalOptions, base64OrNull, humanBytes, isoTime, showBytes, table, writeJson, writeLine } from './output.js'
 
 /** `spool segments dump|index|verify`: read-only inspection of segment files. */
@@ -154,12 +155,22 @@ function partitionDirs(target: string | undefined, dataDir: string): string[] {
   return mine
 }
 
-async function verifyPartition(dir: string, problems: Problem[], totals: { segments: number; batches: number; records: number; bytes: number }): Promise<void> {
-  const logs = fs
+function segmentLogs(dir: string): string[] {
+  return fs
     .readdirSync(dir)
     .filter((name) => name.endsWith(LOG_SUFFIX) && parseSegmentFileName(name) !== null)
     .sort()
+}
+
+async function verifyPartition(
+  dir: string,
+  problems: Problem[],
+  totals: { segments: number; batches: number; records: number; bytes: number },
+  progress: Progress,
+): Promise<void> {
+  const logs = segmentLogs(dir)
   for (const [i, name] of logs.entries()) {
+    progress.update(totals.segments, path.join(path.basename(dir), name))
     const file = path.join(dir, name)
     const base = baseOffsetOf(file)
     const last = i === logs.length - 1
@@ -201,7 +212,9 @@ function verifyCommand(out: CliStreams, globals: () => GlobalOptions): Command {
       const dirs = partitionDirs(target, dataDir)
       const problems: Problem[] = []
       const totals = { segments: 0, batches: 0, records: 0, bytes: 0 }
-      for (const dir of dirs) await verifyPartition(dir, problems, totals)
+      const progress = new Progress(out.stderr, 'verifying', dirs.reduce((sum, dir) => sum + segmentLogs(dir).length, 0))
+      for (const dir of dirs) await verifyPartition(dir, problems, totals, progress)
+      progress.done()
       const corrupt = problems.filter((p) => !p.tornTail)
       if (json) {
         writeJson(out.stdout, { ok: corrupt.length === 0, partitions: dirs.length, ...totals, problems })
