@@ -9,7 +9,9 @@ import type { RebalanceEvent } from '../groups/coordinator.js'
 import { Consumer } from './consumer.js'
 import type { ConsumerOptions } from './consumer-options.js'
 import { GroupAdmin, type GroupReport, type ResetPlanEntry, type ResetTarget } from './group-admin.js'
-import { GroupHub } from './group-hub.js'
+import { GROUPS_DIR, GroupHub } from './group-hub.js'
+import { CATALOG_FILE, parsePartitionDir } from '../topics/catalog.js'
+import { LOCK_FILE } from '../storage/paths.js'
 import { Producer, type ProducerOptions } from './producer.js'
 import { type ConsumedRecord, type ReadStreamOptions, readTopic } from './reader.js'
 import { nonNegativeInteger } from '../validate.js'
@@ -103,11 +105,13 @@ export class Spool {
     const dir = path.resolve(givenDir ?? defaultDataDir())
     const defaults = resolveTopicConfig(topicDefaults, DEFAULT_TOPIC_CONFIG)
     if (readOnly) {
+      let entries: string[]
       try {
-        await io.readdir(dir)
+        entries = await io.readdir(dir)
       } catch (error) {
         throw ioError('opening the data directory', dir, error)
       }
+      checkLooksLikeSpool(dir, entries)
     } else {
       try {
         await io.mkdirp(dir)
@@ -240,6 +244,20 @@ export class Spool {
     })()
     return this.closing
   }
+}
+
+/**
+ * Inspection must not report a wrong directory as an empty spool: one without a catalog
+ * may hold only what a spool puts there (a spool with no topic yet writes none).
+ */
+function checkLooksLikeSpool(dir: string, entries: readonly string[]): void {
+  if (entries.includes(CATALOG_FILE)) return
+  const foreign = entries.filter((name) => name !== LOCK_FILE && name !== GROUPS_DIR && parsePartitionDir(name) === null)
+  if (foreign.length === 0) return
+  throw invalidArgument(
+    'dir',
+    `${dir} is not a spool data directory: it has no ${CATALOG_FILE} and holds ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}; check --data-dir (or $${DATA_DIR_ENV})`,
+  )
 }
 
 export function openSpool(options: SpoolOptions = {}): Promise<Spool> {

@@ -1,0 +1,56 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { runCli } from '../helpers/run-cli.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+/** Every file under `dir` with a hash of its bytes (the lock file aside: a writer's, not data). */
+function snapshot(dir: string): Record<string, string> {
+  const files: Record<string, string> = {}
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || entry.name === '.lock') continue
+    const file = path.join(entry.parentPath, entry.name)
+    files[path.relative(dir, file)] = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex')
+  }
+  return files
+}
+
+describe('the CLI on bad input: one line, a non-zero exit, the data untouched', () => {
+  it('unknown topic, unknown group, offset beyond the end, malformed date, not a data directory, a corrupt file', () => {
+    const dir = tempDir()
+    const cli = (args: string[], input?: string) => runCli(['--data-dir', dir, ...args], input)
+    expect(cli(['topics', 'create', 'orders']).code).toBe(0)
+    expect(cli(['produce', 'orders', '--quiet'], 'one\ntwo\nthree\n').code).toBe(0)
+    const notSpool = tempDir()
+    fs.writeFileSync(path.join(notSpool, 'notes.txt'), 'mine')
+
+    const cases: [string[], string, string][] = [
+      [['consume', 'nope'], dir, 'UNKNOWN_TOPIC'],
+      [['groups', 'describe', 'nobody'], dir, 'UNKNOWN_GROUP'],
+      [['consume', 'orders', '--partition', '0', '--offset', '99'], dir, 'OFFSET_OUT_OF_RANGE'],
+      [['replay', 'orders', '--from-time', 'last tuesday'], dir, 'INVALID_ARGUMENT'],
+      [['topics', 'list', '--data-dir', notSpool], notSpool, 'INVALID_ARGUMENT'],
+      [['produce', 'orders', '--data-dir', notSpool], notSpool, 'UNKNOWN_TOPIC'],
+    ]
+    for (const [args, touched, code] of cases) {
+      const before = snapshot(touched)
+      const result = cli(args, 'x\n')
+      expect(result.code, args.join(' ')).toBe(1)
+      expect(result.stderr.trim().split('\n'), args.join(' ')).toEqual([expect.stringMatching(new RegExp(`^spool: .*\\[${code}\\]$`))])
+      expect(snapshot(touched), args.join(' ')).toEqual(before)
+    }
+
+    // A byte flipped inside the only batch: reading it is refused, naming where.
+    const log = path.join(dir, 'orders-0', '00000000000000000000.log')
+    const bytes = fs.readFileSync(log)
+    bytes[bytes.length - 3] ^= 0xff
+    fs.writeFileSync(log, bytes)
+    const before = snapshot(dir)
+    const corrupt = cli(['consume', 'orders'])
+    expect(corrupt.code).toBe(1)
+    expect(corrupt.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^spool: corrupt batch in .*00000000000000000000\\.log at byte 0 \\(offset 0\\).*\\[CORRUPT_BATCH\\]$`))])
+    expect(corrupt.stdout).toBe('')
+    expect(snapshot(dir)).toEqual(before)
+  })
+})
