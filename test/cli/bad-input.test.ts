@@ -44,7 +44,8 @@ describe('the CLI on bad input: one line, a non-zero exit, the data untouched', 
     // A byte flipped inside the only batch: reading it is refused, naming where.
     const log = path.join(dir, 'orders-0', '00000000000000000000.log')
     const bytes = fs.readFileSync(log)
-    bytes[bytes.length - 3] ^= 0xff
+    const at = bytes.length - 3
+    bytes.writeUInt8(bytes.readUInt8(at) ^ 0xff, at)
     fs.writeFileSync(log, bytes)
     const before = snapshot(dir)
     const corrupt = cli(['consume', 'orders'])
