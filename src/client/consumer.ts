@@ -1,6 +1,7 @@
 import { SpoolError, invalidArgument, isSpoolError } from '../errors.js'
 import { type TopicPartition, tpKey } from '../groups/assignors.js'
 import type { GroupCoordinator, MemberAssignment } from '../groups/coordinator.js'
+import { parseTpKey } from '../groups/group-state.js'
 import { AUTO_COMMIT_LINGER_MS, CONSUMER_CLOSE_TIMEOUT_MS, DEFAULT_POLL_MAX_RECORDS, DEFAULT_POLL_TIMEOUT_MS, DEFAULT_READ_MAX_BYTES, REBALANCE_RETRY_MS } from '../limits.js'
 import type { Logger } from '../storage/logger.js'
 import type { PartitionLog } from '../storage/partition-log.js'
@@ -680,11 +681,11 @@ export class Consumer {
   }
 
   seekToBeginning(partitions: readonly TopicPartition[] = this.assignment()): void {
-    for (const tp of partitions) this.seekOwned(this.ownedPartition(tp), this.ownedPartition(tp).log.startOffset)
+    for (const p of partitions.map((tp) => this.ownedPartition(tp))) this.seekOwned(p, p.log.startOffset)
   }
 
   seekToEnd(partitions: readonly TopicPartition[] = this.assignment()): void {
-    for (const tp of partitions) this.seekOwned(this.ownedPartition(tp), this.ownedPartition(tp).log.endOffset)
+    for (const p of partitions.map((tp) => this.ownedPartition(tp))) this.seekOwned(p, p.log.endOffset)
   }
 
   /** Stops delivering these partitions (kept across rebalances) until `resume`; what was read ahead is dropped. */
@@ -706,10 +707,7 @@ export class Consumer {
   }
 
   paused(): TopicPartition[] {
-    return [...this.pausedKeys].map((key) => {
-      const colon = key.lastIndexOf(':')
-      return { topic: key.slice(0, colon), partition: Number(key.slice(colon + 1)) }
-    })
+    return [...this.pausedKeys].map(parseTpKey)
   }
 
   /** Per owned partition: how far this member's processed position is behind the end, in records, bytes and time. */

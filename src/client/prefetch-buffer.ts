@@ -1,3 +1,4 @@
+import { payloadBytes } from './bytes.js'
 import type { ConsumedRecord } from './reader.js'
 
 /** Records of one partition read ahead, in offset order, as one read returned them. */
@@ -9,11 +10,9 @@ export interface FetchedChunk {
   bytes: number
 }
 
-/** What a record holds in memory: its key, value and headers. */
-export function recordBytes(record: { key: Buffer | null; value: Buffer | null; headers: readonly { key: string; value: Buffer | null }[] }): number {
-  let bytes = (record.key?.length ?? 0) + (record.value?.length ?? 0)
-  for (const header of record.headers) bytes += header.key.length + (header.value?.length ?? 0)
-  return bytes
+/** What a record holds in memory: its key, value and headers (as the producer counts them). */
+export function recordBytes(record: ConsumedRecord): number {
+  return payloadBytes(record.key, record.value, record.headers)
 }
 
 /**

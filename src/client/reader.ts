@@ -34,7 +34,7 @@ export interface ReadStreamOptions {
 
 /** A log read whose records carry their topic and partition, as the application receives them. */
 export async function readLabelled(log: PartitionLog, fromOffset: number, options: ReadOptions & { label: RecordLabel }): Promise<{ records: ConsumedRecord[]; nextOffset: number }> {
-  const { records, nextOffset } = await log.read(fromOffset, { maxBytes: options.maxBytes, label: { topic: options.label.topic, partition: options.label.partition } })
+  const { records, nextOffset } = await log.read(fromOffset, options)
   return { records: records as ConsumedRecord[], nextOffset }
 }
 
