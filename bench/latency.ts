@@ -30,7 +30,7 @@ export interface LatencyOptions {
   logger: Logger
 }
 
-interface LatencyRecord {
+export interface LatencyRecord {
   /** key then value, as the raw side writes them. */
   bytes: Buffer
   key: Buffer
@@ -41,15 +41,15 @@ const TOPIC = 'latency'
 /** The raw reader's buffer: many records a read when it falls behind. */
 const READ_CHUNK_BYTES = 64 * 1024
 /** How long past the last send a run may wait for its last delivery before it fails. */
-const DRAIN_TIMEOUT_MS = 30_000
+export const DRAIN_TIMEOUT_MS = 30_000
 
 /** Stamps the send time (performance.now(), float64 ms) into the value's first bytes. */
-function stamp(value: Buffer): void {
+export function stamp(value: Buffer): void {
   value.writeDoubleLE(performance.now(), 0)
 }
 
 /** Deterministic records (views into one seeded arena) with room for the stamp. */
-function latencyRecords(options: LatencyOptions): LatencyRecord[] {
+export function latencyRecords(options: Pick<LatencyOptions, 'keyBytes' | 'valueBytes' | 'ratePerSec' | 'seconds' | 'seed'>): LatencyRecord[] {
   const size = options.keyBytes + options.valueBytes
   const count = Math.round(options.ratePerSec * options.seconds)
   const arena = recordBytes(options.seed, count * size)
@@ -60,7 +60,7 @@ function latencyRecords(options: LatencyOptions): LatencyRecord[] {
 }
 
 /** Send → delivery times of one run, in microseconds. */
-class Latencies {
+export class Latencies {
   private readonly micros: Float64Array
   private count = 0
   private finish!: () => void
