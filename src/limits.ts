@@ -28,6 +28,13 @@ export const MAX_RECORDS_PER_BATCH = 2 ** 31 - 1
  */
 export const SYNC_TAIL_READ_MAX_BYTES = 64 * 1024
 
+/**
+ * Checksums of at least this many bytes go to the SIMD CRC-32 (the optional
+ * @node-rs/crc32); shorter ones stay with zlib, whose call costs less than the N-API
+ * crossing (measured crossover between 128 and 256 bytes).
+ */
+export const SIMD_CRC32_MIN_BYTES = 512
+
 /** Reads return at least one whole batch, then stop near this many bytes. */
 export const DEFAULT_READ_MAX_BYTES = 1024 * 1024
 

@@ -7,7 +7,8 @@ import type { RecordInput, StoredRecord } from '../../src/record/types.js'
 import { readZigzagVarlong, writeZigzagVarint, writeZigzagVarlong, zigzagVarintSize, zigzagVarlongSize } from '../../src/record/varint.js'
 import CRC32 from 'crc-32'
 import { isSpoolError } from '../../src/errors.js'
-import { crc32, crc32Reference } from '../../src/record/crc32.js'
+import { crc32, crc32Reference, crc32Simd } from '../../src/record/crc32.js'
+import { SIMD_CRC32_MIN_BYTES } from '../../src/limits.js'
 import { plain } from '../helpers/records.js'
 
 const MAX_BATCH = 16 * 1024 * 1024
@@ -72,6 +73,23 @@ describe('batch checksum', () => {
       { numRuns: 500 },
     )
     expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926) // the standard check value
+  })
+
+  it('gives the same value from the SIMD implementation, at every size around where it takes over', () => {
+    // The optional package is in the lockfile, so its absence would mean a broken install.
+    expect(crc32Simd, '@node-rs/crc32 did not load').not.toBeNull()
+    const data = Buffer.from(Array.from({ length: 3 * SIMD_CRC32_MIN_BYTES }, (_, i) => (i * 131 + 7) & 0xff))
+    for (let length = SIMD_CRC32_MIN_BYTES - 64; length <= 2 * SIMD_CRC32_MIN_BYTES + 64; length++) {
+      const slice = data.subarray(length % 7, (length % 7) + length)
+      expect(crc32Simd!(slice)).toBe(crc32Reference(slice))
+      expect(crc32(slice)).toBe(crc32Reference(slice))
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: SIMD_CRC32_MIN_BYTES, maxLength: 70_000 }), (bytes) => {
+        expect(crc32(Buffer.from(bytes))).toBe(crc32Reference(bytes))
+      }),
+      { numRuns: 100 },
+    )
   })
 })
 
