@@ -89,9 +89,20 @@ export async function repeatedTrials<T>(options: TrialsOptions<T>): Promise<Tria
 }
 
 /**
- * Repeated trials of a spool side and its raw twin, alternating which goes first in
- * each measured pair so that drift (writeback, CPU frequency) does not favour one side.
+ * Both sides of one trial, each after a full GC, alternating which goes first in each
+ * measured trial so that drift (writeback, CPU frequency) does not favour one side.
+ * For `repeatedTrials` with `gc: false`.
  */
+export async function inTurns<A, B>(trial: Trial, first: (trial: Trial) => Promise<A>, second: (trial: Trial) => Promise<B>): Promise<[A, B]> {
+  if (trial.warmup || trial.run % 2 === 0) {
+    const a = await runSide(first, trial)
+    return [a, await runSide(second, trial)]
+  }
+  const b = await runSide(second, trial)
+  return [await runSide(first, trial), b]
+}
+
+/** Repeated trials of a spool side and its raw twin, taking turns (`inTurns`). */
 export async function pairedTrials<T>(options: PairedTrialsOptions<T>): Promise<PairedSamples<T>> {
   const { samples, warmup } = await repeatedTrials<{ spool: T; raw: T }>({
     runs: options.runs,
@@ -100,12 +111,8 @@ export async function pairedTrials<T>(options: PairedTrialsOptions<T>): Promise<
     describe: (pair) => `spool ${options.describe(pair.spool)}, raw ${options.describe(pair.raw)}`,
     run: async (trial) => {
       await options.beforePair?.(trial)
-      if (trial.warmup || trial.run % 2 === 0) {
-        const spool = await runSide(options.spool, trial)
-        return { spool, raw: await runSide(options.raw, trial) }
-      }
-      const raw = await runSide(options.raw, trial)
-      return { spool: await runSide(options.spool, trial), raw }
+      const [spool, raw] = await inTurns(trial, options.spool, options.raw)
+      return { spool, raw }
     },
   })
   return { spool: samples.map((s) => s.spool), raw: samples.map((s) => s.raw), warmup }
