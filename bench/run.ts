@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- --quick] [-- --out FILE] [-- --runs N]`: runs W1 (append), P1/P2
  * (producer), W2 (replay), W3 (latency) and W4 (groups) beside raw fs on the same bytes,
- * prints Markdown tables and writes the figures to bench/results/latest.json (or --out,
- * or $SPOOL_BENCH_OUT).
+ * then W5 (recovery after SIGKILL) and W6 (open of 10,000 segments), which have no raw
+ * twin; prints Markdown tables and writes the figures to bench/results/latest.json (or
+ * --out, or $SPOOL_BENCH_OUT).
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -18,7 +19,9 @@ import { type MachineInfo, machineInfo } from './lib/machine.js'
 import type { BenchResult, DurationResult, LatencyResult, WorkloadResult } from './lib/result.js'
 import { markdownTable } from './lib/table.js'
 import { removeDir } from './lib/temp-dir.js'
+import { openWorkloads } from './open.js'
 import { groupCommitWorkloads, producerWorkload } from './producer.js'
+import { recoveryWorkloads } from './recovery.js'
 import { replayWorkload } from './replay.js'
 
 const DEFAULT_OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json')
@@ -42,10 +45,20 @@ interface BenchConfig {
   stabilization: { members: number; partitions: number }
   /** W4: groups × members consuming one topic of `records` at once. */
   fanout: { records: number; partitions: number; groups: number; membersPerGroup: number }
+  /** W5: the two log sizes whose recovery times are compared, and the bytes past the recovery point at each kill. */
+  recovery: { smallBytes: number; largeBytes: number; tailBytes: number }
+  /** W6: segments of one topic, over this many partitions, one batch of `recordsPerSegment` each. */
+  open: { segments: number; partitions: number; recordsPerSegment: number }
 }
 
 /** The producer workloads (P1, P2) use the 100-byte values, as the issue asks. */
 const PRODUCER_VALUE_BYTES = 100
+/** W5's writer appends 1 KiB records, as the issue asks. */
+const RECOVERY_VALUE_BYTES = 1024
+/** W6's segments hold small records: only how many segments there are matters. */
+const OPEN_VALUE_BYTES = 100
+const MiB = 1024 * 1024
+const GiB = 1024 * MiB
 
 function configFrom(argv: string[]): { config: BenchConfig; out: string } {
   const { values } = parseArgs({
@@ -69,6 +82,10 @@ function configFrom(argv: string[]): { config: BenchConfig; out: string } {
     latency: { ratePerSec: 10_000, seconds: values.quick ? 1 : 5 },
     stabilization: { members: 50, partitions: 100 },
     fanout: { records: values.quick ? 100_000 : 1_000_000, partitions: 6, groups: 3, membersPerGroup: 3 },
+    // Quick: logs a few recovery checkpoints long (64 MiB each), so that recovery still skips most of them.
+    recovery: values.quick ? { smallBytes: 128 * MiB, largeBytes: 512 * MiB, tailBytes: 16 * MiB } : { smallBytes: 1 * GiB, largeBytes: 4 * GiB, tailBytes: 48 * MiB },
+    // Building 10,000 segments takes ~10 s (every append rolls: an fsync and a checkpoint each); quick builds 1,000.
+    open: { segments: values.quick ? 1_000 : 10_000, partitions: 10, recordsPerSegment: 10 },
   }
   const out = path.resolve(values.out ?? process.env['SPOOL_BENCH_OUT'] ?? DEFAULT_OUT)
   return { config, out }
@@ -115,6 +132,15 @@ async function latencyAndGroups(config: BenchConfig, logger: Logger): Promise<Be
   ]
 }
 
+/** W5 and W6: how long a restart takes, after a crash and with many segments. */
+async function restarts(config: BenchConfig, logger: Logger): Promise<BenchResult[]> {
+  const { runs, keyBytes, batchRecords, seed } = config
+  return [
+    ...(await recoveryWorkloads({ ...config.recovery, keyBytes, valueBytes: RECOVERY_VALUE_BYTES, batchRecords, seed, runs, logger })),
+    ...(await openWorkloads({ ...config.open, keyBytes, valueBytes: OPEN_VALUE_BYTES, seed, runs, logger })),
+  ]
+}
+
 async function runAll(config: BenchConfig, logger: Logger): Promise<BenchResult[]> {
   const appends: WorkloadResult[] = []
   const replays: WorkloadResult[] = []
@@ -127,7 +153,7 @@ async function runAll(config: BenchConfig, logger: Logger): Promise<BenchResult[
       removeDir(phase.replayDir)
     }
   }
-  return [...appends, ...replays, ...(await latencyAndGroups(config, logger))]
+  return [...appends, ...replays, ...(await latencyAndGroups(config, logger)), ...(await restarts(config, logger))]
 }
 
 const met = (r: BenchResult): string => (r.target === null ? '' : r.target.met ? 'yes' : 'NO')
@@ -177,7 +203,7 @@ type RunMachine = MachineInfo & { loadAverageAtStart: number[] }
 
 function report(config: BenchConfig, machine: RunMachine, results: readonly BenchResult[], date: string, out: string): string {
   const of = <K extends BenchResult['kind']>(kind: K) => results.filter((r): r is Extract<BenchResult, { kind: K }> => r.kind === kind)
-  const { latency, stabilization, fanout } = config
+  const { latency, stabilization, fanout, recovery, open } = config
   return [
     `## spool benchmark (${config.mode}), ${date}`,
     '',
@@ -201,6 +227,9 @@ function report(config: BenchConfig, machine: RunMachine, results: readonly Benc
     '',
     `W4 stabilization: ${stabilization.members} consumers of one group in this process, one topic of ${stabilization.partitions} partitions, cooperative-sticky;`,
     "until every member's assignment() equals the latest rebalance's and the coordinator reports the group stable.",
+    `W5, W6 time what a restart takes: openSpool + describeTopic (end offsets) + a read of each partition's newest record. W5: after SIGKILL of a writer of ${RECOVERY_VALUE_BYTES} B values (flush 'never')`,
+    `killed once ≥ ${formatBytes(recovery.tailBytes)} lay past the recovery point on disk; each log is built by the warm-up, then a new writer appends and is killed before each run (sizes take turns).`,
+    `W6: one topic of ${formatInteger(open.segments)} segments over ${open.partitions} partitions, after a clean close, and with the clean-shutdown markers removed (recovery from the recovery point).`,
     `Results: ${displayPath(out)}`,
   ].join('\n')
 }

@@ -25,6 +25,10 @@ const EXPECTED_WORKLOADS = [
   'W4.stabilize.initial-50',
   'W4.stabilize.join-51',
   'W4.fanout.3x3',
+  'W5.recovery.small',
+  'W5.recovery.large',
+  'W6.open.clean',
+  'W6.open.unclean',
 ]
 
 interface Run {
