@@ -9,9 +9,12 @@
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { type Dataset, makeDataset } from '../lib/dataset.js'
+import { hypercorePeer } from './hypercore.js'
+import { leveldbPeer } from './leveldb.js'
 import type { Peer, PeerLatencyOptions, PeerReport, PeerRunOptions } from './peer.js'
+import { sqlitePeer } from './sqlite.js'
 
-export const PEERS: readonly Peer[] = []
+export const PEERS: readonly Peer[] = [sqlitePeer, leveldbPeer, hypercorePeer]
 
 /** A peer's figures so far; `skipped` is set once and then it is measured no more. */
 export class PeerRun {
