@@ -11,10 +11,12 @@ import { parseArgs } from 'node:util'
 import { type Dataset, makeDataset } from '../lib/dataset.js'
 import { hypercorePeer } from './hypercore.js'
 import { leveldbPeer } from './leveldb.js'
+import { natsPeer } from './nats.js'
 import type { Peer, PeerLatencyOptions, PeerReport, PeerRunOptions } from './peer.js'
+import { redisPeer } from './redis.js'
 import { sqlitePeer } from './sqlite.js'
 
-export const PEERS: readonly Peer[] = [sqlitePeer, leveldbPeer, hypercorePeer]
+export const PEERS: readonly Peer[] = [sqlitePeer, leveldbPeer, hypercorePeer, redisPeer, natsPeer]
 
 /** A peer's figures so far; `skipped` is set once and then it is measured no more. */
 export class PeerRun {
