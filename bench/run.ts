@@ -1,9 +1,10 @@
 /**
- * `npm run bench [-- --quick] [-- --out FILE] [-- --runs N]`: runs W1 (append), P1/P2
- * (producer), W2 (replay), W3 (latency) and W4 (groups) beside raw fs on the same bytes,
- * then W5 (recovery after SIGKILL) and W6 (open of 10,000 segments), which have no raw
- * twin; prints Markdown tables and writes the figures to bench/results/latest.json (or
- * --out, or $SPOOL_BENCH_OUT).
+ * `npm run bench [-- --quick] [-- --out FILE] [-- --runs N] [-- --peers a,b|none]`: runs
+ * W1 (append), P1/P2 (producer), W2 (replay), W3 (latency) and W4 (groups) beside raw fs
+ * on the same bytes, then W5 (recovery after SIGKILL) and W6 (open of 10,000 segments),
+ * which have no raw twin; the installed peers (bench/peers, scripts/install-peers.sh) run
+ * W1/W2 on the same dataset and W3 at the same rate. Prints Markdown tables and writes
+ * the figures to bench/results/latest.json (or --out, or $SPOOL_BENCH_OUT).
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -22,6 +23,9 @@ import { removeDir } from './lib/temp-dir.js'
 import { openWorkloads } from './open.js'
 import { groupCommitWorkloads, producerWorkload } from './producer.js'
 import { recoveryWorkloads } from './recovery.js'
+import { type PeerComparison, comparisonTable, peerComparisons, peerTable } from './peers/compare.js'
+import { PeerRun } from './peers/index.js'
+import type { PeerRunOptions } from './peers/peer.js'
 import { replayWorkload } from './replay.js'
 
 const DEFAULT_OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json')
@@ -49,6 +53,12 @@ interface BenchConfig {
   recovery: { smallBytes: number; largeBytes: number; tailBytes: number }
   /** W6: segments of one topic, over this many partitions, one batch of `recordsPerSegment` each. */
   open: { segments: number; partitions: number; recordsPerSegment: number }
+  /**
+   * Peers (bench/peers): which to run (null: all installed), the seconds each may spend
+   * on one value size's W1 and W2, and the value sizes they run at (quick: one, so the
+   * suite's quick run stays within its minute).
+   */
+  peers: { only: string[] | null; budgetSeconds: number; valueBytes: number[] }
 }
 
 /** The producer workloads (P1, P2) use the 100-byte values, as the issue asks. */
@@ -63,7 +73,7 @@ const GiB = 1024 * MiB
 function configFrom(argv: string[]): { config: BenchConfig; out: string } {
   const { values } = parseArgs({
     args: argv,
-    options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, runs: { type: 'string' } },
+    options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, runs: { type: 'string' }, peers: { type: 'string' } },
     strict: true,
   })
   const runs = values.runs === undefined ? MIN_RUNS : Number(values.runs)
@@ -86,9 +96,17 @@ function configFrom(argv: string[]): { config: BenchConfig; out: string } {
     recovery: values.quick ? { smallBytes: 128 * MiB, largeBytes: 512 * MiB, tailBytes: 16 * MiB } : { smallBytes: 1 * GiB, largeBytes: 4 * GiB, tailBytes: 48 * MiB },
     // Building 10,000 segments takes ~10 s (every append rolls: an fsync and a checkpoint each); quick builds 1,000.
     open: { segments: values.quick ? 1_000 : 10_000, partitions: 10, recordsPerSegment: 10 },
+    // Full: 5 peers × 2 sizes × 25 s, plus three peers' W3, keeps the whole run within 15 minutes.
+    peers: { only: peerList(values.peers), budgetSeconds: values.quick ? 1.5 : 25, valueBytes: values.quick ? [PRODUCER_VALUE_BYTES] : [100, 1024] },
   }
   const out = path.resolve(values.out ?? process.env['SPOOL_BENCH_OUT'] ?? DEFAULT_OUT)
   return { config, out }
+}
+
+/** `--peers redis,sqlite` runs only those; `--peers none` runs none. */
+function peerList(value: string | undefined): string[] | null {
+  if (value === undefined) return null
+  return value === 'none' ? [] : value.split(',').map((name) => name.trim())
 }
 
 interface AppendPhase {
@@ -102,7 +120,7 @@ interface AppendPhase {
  * W1 for one value size. The dataset lives only in here: W2 runs after it is dropped, so
  * that a million live record objects do not slow down the replay's garbage collections.
  */
-async function appendPhase(config: BenchConfig, valueBytes: number, logger: Logger): Promise<AppendPhase> {
+async function appendPhase(config: BenchConfig, valueBytes: number, peers: PeerRun, logger: Logger): Promise<AppendPhase> {
   const data = makeDataset({ records: config.records, batchRecords: config.batchRecords, keyBytes: config.keyBytes, valueBytes, seed: config.seed })
   process.stderr.write(`${formatInteger(data.records)} records of ${valueBytes} B values: ${formatBytes(data.bytes)} of log\n`)
   const size: DatasetSize = { records: data.records, bytes: data.bytes, valueBytes: data.valueBytes }
@@ -114,6 +132,7 @@ async function appendPhase(config: BenchConfig, valueBytes: number, logger: Logg
       for (const flush of ['never', 'always'] as const) results.push(await producerWorkload(data, flush, config.runs, logger))
       results.push(...(await groupCommitWorkloads(data, config.sendsPerSender, config.runs, logger)))
     }
+    if (config.peers.valueBytes.includes(valueBytes)) await peers.throughput(data, peerRunOptions(config))
     return { results, replayDir: never.dir!, size }
   } catch (error) {
     if (never.dir !== null) removeDir(never.dir)
@@ -121,12 +140,16 @@ async function appendPhase(config: BenchConfig, valueBytes: number, logger: Logg
   }
 }
 
-/** W3 and W4, on the 100-byte values. */
-async function latencyAndGroups(config: BenchConfig, logger: Logger): Promise<BenchResult[]> {
+const peerRunOptions = (config: BenchConfig): PeerRunOptions => ({ mode: config.mode, runs: config.runs, budgetSeconds: config.peers.budgetSeconds })
+
+/** W3 (and the peers' W3 right after it) and W4, on the 100-byte values. */
+async function latencyAndGroups(config: BenchConfig, peers: PeerRun, logger: Logger): Promise<BenchResult[]> {
   const { runs, keyBytes, batchRecords, seed, readBytes } = config
   const valueBytes = PRODUCER_VALUE_BYTES
+  const latency = await latencyWorkload({ ...config.latency, keyBytes, valueBytes, seed, runs, logger })
+  await peers.latency({ ...config.latency, keyBytes, valueBytes, seed, runs })
   return [
-    await latencyWorkload({ ...config.latency, keyBytes, valueBytes, seed, runs, logger }),
+    latency,
     ...(await stabilizationWorkloads({ ...config.stabilization, runs, logger })),
     await fanoutWorkload({ ...config.fanout, batchRecords, keyBytes, valueBytes, seed, readBytes, runs, logger }),
   ]
@@ -141,11 +164,11 @@ async function restarts(config: BenchConfig, logger: Logger): Promise<BenchResul
   ]
 }
 
-async function runAll(config: BenchConfig, logger: Logger): Promise<BenchResult[]> {
+async function runAll(config: BenchConfig, peers: PeerRun, logger: Logger): Promise<BenchResult[]> {
   const appends: WorkloadResult[] = []
   const replays: WorkloadResult[] = []
   for (const valueBytes of config.valueBytes) {
-    const phase = await appendPhase(config, valueBytes, logger)
+    const phase = await appendPhase(config, valueBytes, peers, logger)
     appends.push(...phase.results)
     try {
       replays.push(await replayWorkload(phase.replayDir, phase.size, { runs: config.runs, readBytes: config.readBytes, logger }))
@@ -153,7 +176,7 @@ async function runAll(config: BenchConfig, logger: Logger): Promise<BenchResult[
       removeDir(phase.replayDir)
     }
   }
-  return [...appends, ...replays, ...(await latencyAndGroups(config, logger)), ...(await restarts(config, logger))]
+  return [...appends, ...replays, ...(await latencyAndGroups(config, peers, logger)), ...(await restarts(config, logger))]
 }
 
 const met = (r: BenchResult): string => (r.target === null ? '' : r.target.met ? 'yes' : 'NO')
@@ -201,7 +224,7 @@ function durationTable(results: readonly DurationResult[]): string {
 
 type RunMachine = MachineInfo & { loadAverageAtStart: number[] }
 
-function report(config: BenchConfig, machine: RunMachine, results: readonly BenchResult[], date: string, out: string): string {
+function report(config: BenchConfig, machine: RunMachine, results: readonly BenchResult[], peers: PeerRun, comparisons: readonly PeerComparison[], date: string, out: string): string {
   const of = <K extends BenchResult['kind']>(kind: K) => results.filter((r): r is Extract<BenchResult, { kind: K }> => r.kind === kind)
   const { latency, stabilization, fanout, recovery, open } = config
   return [
@@ -230,6 +253,15 @@ function report(config: BenchConfig, machine: RunMachine, results: readonly Benc
     `W5, W6 time what a restart takes: openSpool + describeTopic (end offsets) + a read of each partition's newest record. W5: after SIGKILL of a writer of ${RECOVERY_VALUE_BYTES} B values (flush 'never')`,
     `killed once ≥ ${formatBytes(recovery.tailBytes)} lay past the recovery point on disk; each log is built by the warm-up, then a new writer appends and is killed before each run (sizes take turns).`,
     `W6: one topic of ${formatInteger(open.segments)} segments over ${open.partitions} partitions, after a clean close, and with the clean-shutdown markers removed (recovery from the recovery point).`,
+    '',
+    '### Peers, same dataset, same run',
+    '',
+    peerTable(peers.reports),
+    '',
+    `Each peer runs on its own terms (its setting is named) on a prefix of the same dataset, sized to ${config.peers.budgetSeconds} s of W1+W2 per value size; servers on 127.0.0.1, fresh data dir each run.`,
+    '',
+    comparisonTable(comparisons),
+    '',
     `Results: ${displayPath(out)}`,
   ].join('\n')
 }
@@ -257,10 +289,12 @@ async function main(): Promise<void> {
   }
   const date = new Date().toISOString()
   const loadAverageAtStart = machineInfo().loadAverage
-  const results = await runAll(config, logger)
+  const peers = await PeerRun.probe(config.peers.only)
+  const results = await runAll(config, peers, logger)
   const machine: RunMachine = { ...machineInfo(), loadAverageAtStart }
-  writeJson(out, { schema: 1, date, mode: config.mode, machine, config, workloads: results, warnings })
-  process.stdout.write(`${report(config, machine, results, date, out)}\n`)
+  const comparisons = peerComparisons(results, peers.reports)
+  writeJson(out, { schema: 1, date, mode: config.mode, machine, config, workloads: results, peers: peers.reports, peerComparisons: comparisons, warnings })
+  process.stdout.write(`${report(config, machine, results, peers, comparisons, date, out)}\n`)
 }
 
 main().catch((error: unknown) => {
