@@ -157,9 +157,16 @@ export function forEachRecordTime(
   walkRecords(buf, pos, header, visit)
 }
 
-function readHeaders(buf: Buffer, pos: number, end: number): RecordHeader[] {
+/**
+ * What every record without headers (nearly all) shares. A new empty array per record was
+ * a fourth of replay's allocations; sharing one measured about 6% faster replay (4.5 to
+ * 4.8 M records/s, three alternating runs each). Frozen, and typed readonly, since it is shared.
+ */
+const NO_HEADERS: readonly RecordHeader[] = Object.freeze([])
+
+function readHeaders(buf: Buffer, pos: number, end: number): readonly RecordHeader[] {
   const count = readVarint(buf, pos, end)
-  if (count === 0) return []
+  if (count === 0) return NO_HEADERS
   if (count < 0) throw new MalformedBatchError(`negative header count ${count}`)
   const headers: RecordHeader[] = []
   for (let h = 0; h < count; h++) {

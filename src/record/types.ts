@@ -19,7 +19,8 @@ export interface StoredRecord {
   timestamp: number
   key: Buffer | null
   value: Buffer | null
-  headers: RecordHeader[]
+  /** Shared and frozen when the record has none: copy before changing. */
+  headers: readonly RecordHeader[]
 }
 
 /** Where a record came from, stamped onto each record a labelled read returns. */
