@@ -586,6 +586,7 @@ export class PartitionLog {
       const taken = await this.readFromSegment(segment, nextOffset, budget, records, end, options.label)
       nextOffset = taken.nextOffset
       budget -= taken.bytes
+      if (taken.full) break
       segment = this.segmentAfter(segment.baseOffset)
     }
     return { records, nextOffset }
@@ -598,7 +599,7 @@ export class PartitionLog {
     out: StoredRecord[],
     endOffset: number,
     label: RecordLabel | undefined,
-  ): Promise<{ nextOffset: number; bytes: number }> {
+  ): Promise<{ nextOffset: number; bytes: number; full: boolean }> {
     let nextOffset = fromOffset
     let bytes = 0
     const visit = ({ buf, at, position, header }: BatchVisit): 'take' | 'skip' | 'stop' => {
@@ -619,8 +620,8 @@ export class PartitionLog {
       bytes += header.sizeBytes
       return 'take'
     }
-    await this.scanSegment(segment, fromOffset, maxBytes, visit)
-    return { nextOffset, bytes }
+    const full = await this.scanSegment(segment, fromOffset, maxBytes, visit)
+    return { nextOffset, bytes, full }
   }
 
   /**
@@ -633,10 +634,10 @@ export class PartitionLog {
     offset: number,
     maxBytes: number,
     visit: (batch: BatchVisit) => 'take' | 'skip' | 'stop',
-  ): Promise<void> {
+  ): Promise<boolean> {
     segment.acquire()
     try {
-      await this.scanHeldSegment(segment, offset, maxBytes, visit)
+      return await this.scanHeldSegment(segment, offset, maxBytes, visit)
     } finally {
       segment.release()
     }
@@ -647,12 +648,12 @@ export class PartitionLog {
     offset: number,
     maxBytes: number,
     visit: (batch: BatchVisit) => 'take' | 'skip' | 'stop',
-  ): Promise<void> {
+  ): Promise<boolean> {
     await segment.ensureLoaded()
     for (let attempt = 0; ; attempt++) {
       const entry = segment.offsetIndex.lookup(offset)
       try {
-        await readSegmentBatches(segment, {
+        return await readSegmentBatches(segment, {
           fromPosition: entry.position,
           limit: this.visibleLimit(segment),
           minBaseOffset: segment.baseOffset,
@@ -662,7 +663,6 @@ export class PartitionLog {
           ...(entry.position > 0 ? { expectedFirstOffset: entry.offset } : {}),
           visit,
         })
-        return
       } catch (error) {
         if (!(error instanceof StaleIndexError)) throw error
         if (attempt > 0) throw corruptBatchError(segment, entry.position, entry.offset, error.message)

@@ -46,8 +46,10 @@ export class StaleIndexError extends Error {}
  * Reads whole, CRC-checked batches of one segment with as few positioned reads as it can:
  * one read covers the requested range; a batch larger than the range is read whole.
  * A batch that fails its checks is never handed on: CORRUPT_BATCH names file, position, offset.
+ * Resolves true when it stopped because the budget was used up (the segment may hold more),
+ * false at the segment's limit or when the visitor said stop.
  */
-export async function readSegmentBatches(segment: Segment, options: SegmentReadOptions): Promise<void> {
+export async function readSegmentBatches(segment: Segment, options: SegmentReadOptions): Promise<boolean> {
   let position = options.fromPosition
   let budget = options.maxBytes
   let expectedOffset = options.expectedFirstOffset
@@ -55,8 +57,7 @@ export async function readSegmentBatches(segment: Segment, options: SegmentReadO
   // each batch starts above the previous one's last offset and ends below the limit.
   let previousLast = (expectedOffset ?? options.minBaseOffset) - 1
   while (position + BATCH_HEADER_BYTES <= options.limit) {
-    // One header more than asked, so that each batch can be checked against the next.
-    const want = Math.min(options.limit - position, Math.max(budget, BATCH_HEADER_BYTES) + BATCH_HEADER_BYTES)
+    const want = readLength(position, budget, options.limit)
     let buf = await segment.read(position, want)
     if (buf.length < BATCH_HEADER_BYTES) throw corruptBatchError(segment, position, expectedOffset ?? -1, 'the file is shorter than expected')
     let at = 0
@@ -73,6 +74,11 @@ export async function readSegmentBatches(segment: Segment, options: SegmentReadO
         throw corruptBatchError(segment, batchPosition, header.baseOffset, 'the batch runs past the end of the segment')
       }
       if (at + header.sizeBytes > buf.length) {
+        if (budget < options.maxBytes) {
+          // The budget's worth of whole batches is taken: the next call starts at this one.
+          readAheadFrom(segment, batchPosition, options)
+          return true
+        }
         if (at > 0) break // the next read starts at this batch
         buf = await segment.read(batchPosition, Math.min(header.sizeBytes + BATCH_HEADER_BYTES, options.limit - batchPosition))
       }
@@ -84,15 +90,29 @@ export async function readSegmentBatches(segment: Segment, options: SegmentReadO
       if (orderProblem !== null) throw corruptBatchError(segment, batchPosition, header.baseOffset, orderProblem)
       previousLast = last
       const verdict = options.visit({ buf, at, position: batchPosition, header })
-      if (verdict === 'stop') return
+      if (verdict === 'stop') return false
       at += header.sizeBytes
       if (verdict === 'take') {
         budget -= header.sizeBytes
-        if (budget <= 0) return
+        if (budget <= 0) {
+          readAheadFrom(segment, batchPosition + header.sizeBytes, options)
+          return true
+        }
       }
     }
     position += at
   }
+  return false
+}
+
+/** Starts reading what the next call, with a whole budget again, will ask for, if there is more. */
+function readAheadFrom(segment: Segment, next: number, options: SegmentReadOptions): void {
+  if (next + BATCH_HEADER_BYTES <= options.limit) segment.readAheadFrom(next, readLength(next, options.maxBytes, options.limit))
+}
+
+/** One header more than the budget, so that each batch can be checked against the next. */
+function readLength(position: number, budget: number, limit: number): number {
+  return Math.min(limit - position, Math.max(budget, BATCH_HEADER_BYTES) + BATCH_HEADER_BYTES)
 }
 
 /** The base offset of the batch starting at `at`, if a whole header of ours is there. */
