@@ -83,6 +83,30 @@ function expectLatency(w: Record<string, unknown>, id: string): void {
   for (const p of ['p50', 'p99', 'p999']) expectSummary((w['ratio'] as Record<string, unknown>)[p], `${id}.ratio.${p}`)
 }
 
+const PEERS = ['sqlite', 'leveldb', 'hypercore', 'redis', 'nats']
+
+/**
+ * Every peer either ran (positive figures, each with its setting) or says in one line why
+ * not (CI installs none: scripts/install-peers.sh is not part of the test command).
+ */
+function expectPeers(reports: Record<string, unknown>[], comparisons: Record<string, unknown>[]): void {
+  expect(reports.map((r) => r['peer'])).toEqual(PEERS)
+  for (const report of reports) {
+    const results = report['results'] as Record<string, unknown>[]
+    if (results.length === 0) {
+      expect(report['skipped'], `${String(report['peer'])}: no figures and no reason`).toMatch(/\S/)
+      continue
+    }
+    for (const r of results) {
+      const id = String(r['id'])
+      expect(r['config'], `${id}.config`).toMatch(/\S/)
+      if (r['kind'] === 'peer-latency') for (const p of ['p50', 'p99', 'p999']) expectSummary(r[p], `${id}.${p}`)
+      else expectSummary(r['recordsPerSec'], `${id}.recordsPerSec`)
+    }
+  }
+  expect(comparisons.map((c) => c['target'])).toHaveLength(3)
+}
+
 describe('npm run bench -- --quick', () => {
   it('exits 0 and writes positive figures for every workload, without touching bench/results/latest.json', async () => {
     const out = path.join(tempDir('spool-bench-test-'), 'results.json')
@@ -117,6 +141,8 @@ describe('npm run bench -- --quick', () => {
         expectSummary(w['ratio'], `${id}.ratio`)
       }
     }
+
+    expectPeers(results.peers as Record<string, unknown>[], results.peerComparisons as Record<string, unknown>[])
 
     if (before === null) expect(fs.existsSync(defaultResults)).toBe(false)
     else expect(fs.readFileSync(defaultResults).equals(before)).toBe(true)
