@@ -5,9 +5,12 @@
  * Before each pair the files are read once untimed, so both sides read from the page
  * cache: the comparison is spool's per-record cost against a plain copy.
  */
+import { pathToFileURL } from 'node:url'
 import { PartitionLog } from '../src/storage/partition-log.js'
-import type { Logger } from '../src/storage/logger.js'
-import type { DatasetSize } from './lib/dataset.js'
+import { type Logger, stderrLogger } from '../src/storage/logger.js'
+import { spoolAppend } from './append.js'
+import { type DatasetSize, makeDataset } from './lib/dataset.js'
+import { freshDir, removeDir } from './lib/temp-dir.js'
 import { readFiles, segmentLogFiles } from './lib/log-files.js'
 import { type WorkloadResult, workloadResult } from './lib/result.js'
 import { pairedRuns, timed } from './lib/timing.js'
@@ -69,4 +72,22 @@ export async function replayWorkload(dir: string, data: DatasetSize, options: Re
     samples,
     null,
   )
+}
+
+// `npx tsx bench/replay.ts [valueBytes]`: W2 alone in a fresh process, on a log W1's way
+// (1,000,000 records, flush 'never'), to compare with the figure inside the whole suite.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const valueBytes = Number(process.argv[2] ?? 100)
+  const dir = freshDir('w2-alone')
+  try {
+    const size = await (async () => {
+      const data = makeDataset({ records: 1_000_000, batchRecords: 1_000, keyBytes: 16, valueBytes, seed: 0x5eed })
+      await spoolAppend(dir, data, 'never', stderrLogger)
+      return { records: data.records, bytes: data.bytes, valueBytes }
+    })()
+    const result = await replayWorkload(dir, size, { runs: 3, readBytes: 1024 * 1024, logger: stderrLogger })
+    process.stdout.write(`${JSON.stringify(result.spool.recordsPerSec)} records/s\n`)
+  } finally {
+    removeDir(dir)
+  }
 }

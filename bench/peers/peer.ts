@@ -8,6 +8,7 @@
  * scripts/install-peers.sh and never by the main install, so a peer module loads its
  * package with `loadPeerPackage` and describes the little of its API it uses itself.
  */
+import type { LatencyOptions } from '../latency.js'
 import type { Dataset } from '../lib/dataset.js'
 import type { LatencySample } from '../lib/result.js'
 import type { Summary } from '../lib/stats.js'
@@ -56,14 +57,8 @@ export interface PeerReport {
   results: PeerResult[]
 }
 
-export interface PeerLatencyOptions {
-  ratePerSec: number
-  seconds: number
-  keyBytes: number
-  valueBytes: number
-  seed: number
-  runs: number
-}
+/** W3's own options, less spool's logger. */
+export type PeerLatencyOptions = Omit<LatencyOptions, 'logger'>
 
 export interface PeerRunOptions {
   mode: 'full' | 'quick'
