@@ -22,4 +22,4 @@ fi
 # better-sqlite3 builds from source when no prebuilt binary can be fetched (about a minute).
 npm ci --prefix bench/peers --no-fund --no-audit
 
-echo "peers installed: $(redis-server --version | cut -d' ' -f3), nats-server $(nats-server --version | sed 's/^nats-server: //'), and bench/peers/node_modules"
+echo "peers installed: redis-server $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/'), nats-server $(nats-server --version | sed 's/^nats-server: //'), and bench/peers/node_modules"
