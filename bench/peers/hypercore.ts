@@ -9,8 +9,9 @@
  * and 100 made the same 12 fdatasync and 11 fsync calls, those of opening and closing.)
  */
 import { timed } from '../lib/timing.js'
-import { type EmbeddedStore, type StoreConfig, embeddedThroughput, expectedRate, keyThenValue, loadProbed, probePackage } from './embedded.js'
-import type { Peer } from './peer.js'
+import { type EmbeddedStore, embeddedThroughput } from './embedded.js'
+import { expectedRate } from './measure.js'
+import { type Peer, type PeerConfig, keyThenValue, loadProbed, probePackage } from './peer.js'
 
 /** The little of Hypercore's API used here. */
 interface Core {
@@ -37,7 +38,7 @@ const NAME = 'hypercore'
 const READ_BLOCKS = 1_000
 
 /** Rates (records/s) seen here at a full run's scale, rounded down: they only size the runs to the budget. */
-const CONFIGS: readonly StoreConfig[] = [{ name: 'default storage', durable: false, expectedPerSec: expectedRate(100_000, 70_000) }]
+const CONFIGS: readonly PeerConfig[] = [{ name: 'default storage', durable: false, expectedPerSec: expectedRate(100_000, 70_000) }]
 
 async function openCore(hypercore: HypercorePackage, dir: string): Promise<Core> {
   const core = new hypercore.default(dir)
@@ -60,7 +61,7 @@ async function readBlocks(core: Core, from: number, to: number): Promise<number>
   return blocks.length
 }
 
-function store(hypercore: HypercorePackage): EmbeddedStore<StoreConfig> {
+function store(hypercore: HypercorePackage): EmbeddedStore<PeerConfig> {
   return {
     peer: NAME,
     configs: CONFIGS,

@@ -7,8 +7,9 @@
  */
 import type { RecordInput } from '../../src/record/types.js'
 import { timed } from '../lib/timing.js'
-import { type EmbeddedStore, type StoreConfig, embeddedThroughput, expectedRate, keyThenValue, loadProbed, probePackage } from './embedded.js'
-import type { Peer } from './peer.js'
+import { type EmbeddedStore, embeddedThroughput } from './embedded.js'
+import { expectedRate } from './measure.js'
+import { type Peer, type PeerConfig, keyThenValue, loadProbed, probePackage } from './peer.js'
 
 /** The little of classic-level's API used here, with buffer keys and values. */
 interface Put {
@@ -42,7 +43,7 @@ const OFFSET_BYTES = 8
 /** Entries a `nextv` call returns: a dataset batch's worth. */
 const READ_ENTRIES = 1_000
 
-interface LevelConfig extends StoreConfig {
+interface LevelConfig extends PeerConfig {
   sync: boolean
 }
 

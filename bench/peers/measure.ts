@@ -1,4 +1,5 @@
 /** Repeated runs of one peer workload, summarized the way spool's own figures are. */
+import type { Dataset } from '../lib/dataset.js'
 import type { LatencySample } from '../lib/result.js'
 import { round, summarize } from '../lib/stats.js'
 import { type Trial, repeatedTrials } from '../lib/timing.js'
@@ -55,11 +56,42 @@ function peerId(base: { peer: string; workload: string; valueBytes: number; conf
   return `peer.${base.peer}.${base.workload}.${base.valueBytes}B.${config}`
 }
 
+/** One kind of pass over the records (a config's W1 runs, W2's runs, a load): how many, at what expected rate. */
+export interface Pass {
+  passes: number
+  /** Records/s. */
+  rate: number
+}
+
 /**
- * How many of the dataset's batches fit a time budget, at a rate the peer is expected to
- * reach (records/s, its slowest config): the runs (plus warm-up) of every config share it.
+ * How many of the dataset's batches fit `seconds`: every pass writes or reads the same
+ * records, so a record costs the sum of 1/rate over all passes. At least one batch.
  */
-export function batchesWithin(totalBatches: number, batchRecords: number, expectedPerSec: number, seconds: number, runsOfAllConfigs: number): number {
-  const records = (expectedPerSec * seconds) / runsOfAllConfigs
-  return Math.max(1, Math.min(totalBatches, Math.floor(records / batchRecords)))
+export function batchesFitting(data: Dataset, passes: readonly Pass[], seconds: number): number {
+  const secondsPerRecord = passes.reduce((sum, p) => sum + p.passes / p.rate, 0)
+  const records = seconds / secondsPerRecord
+  return Math.max(1, Math.min(data.batches.length, Math.floor(records / data.batchRecords)))
+}
+
+/** W2: `replay` reads every record back; the count must be the `records` W1 wrote. */
+export function measureReplay(
+  base: Pick<PeerThroughput, 'peer' | 'valueBytes' | 'records'>,
+  config: string,
+  runs: number,
+  replay: () => Promise<{ seconds: number; records: number }>,
+): Promise<PeerThroughput> {
+  return measureThroughput({ ...base, workload: 'W2', config, durable: false }, runs, async () => {
+    const { seconds, records } = await replay()
+    if (records !== base.records) throw new Error(`${base.peer} read back ${records} records, expected ${base.records}`)
+    return seconds
+  })
+}
+
+/**
+ * A store's expected rate (records/s) at a value size, from its rates at 100 B and at
+ * 1 KiB: the 100 B figure up to 100 B, else the 1 KiB figure, scaled down by size above
+ * 1 KiB — an estimate that errs on the slow side, so the budget is not overrun.
+ */
+export function expectedRate(at100B: number, at1KiB: number): (valueBytes: number) => number {
+  return (valueBytes) => (valueBytes <= 100 ? at100B : (at1KiB * 1024) / Math.max(1024, valueBytes))
 }

@@ -17,10 +17,9 @@ import { DRAIN_TIMEOUT_MS, Latencies, type LatencyRecord, latencyRecords, stamp 
 import { paced } from '../lib/pacer.js'
 import type { LatencySample } from '../lib/result.js'
 import { timed } from '../lib/timing.js'
-import { expectedRate, keyThenValue, loadProbed } from './embedded.js'
-import { measureLatency } from './measure.js'
-import type { Peer, PeerLatency, PeerLatencyOptions } from './peer.js'
-import { type ServerConfig, type ServerSpec, type ServerStore, probeServer, serverThroughput, withServer } from './server.js'
+import { expectedRate, measureLatency } from './measure.js'
+import { type Peer, type PeerConfig, type PeerLatency, type PeerLatencyOptions, keyThenValue, loadProbed } from './peer.js'
+import { type ServerSpec, type ServerStore, probeServer, serverThroughput, withServer } from './server.js'
 
 /** The little of nats.js 2 used here. */
 interface NatsConnection {
@@ -74,7 +73,7 @@ const READ_BATCH_MESSAGES = 10_000
  * spends about 40 µs of CPU on each publish (a request with its own timer and a JSON
  * ack) while the server idles.
  */
-const CONFIGS: readonly ServerConfig[] = [
+const CONFIGS: readonly PeerConfig[] = [
   { name: 'file storage, async publish, 1,000 acks in flight', durable: false, expectedPerSec: expectedRate(20_000, 18_000) },
 ]
 
@@ -134,7 +133,7 @@ function valueOf(message: JsMsg, keyBytes: number): Buffer {
   return Buffer.from(data.buffer, data.byteOffset + keyBytes, data.length - keyBytes)
 }
 
-const store: ServerStore<ServerConfig> = {
+const store: ServerStore<PeerConfig> = {
   peer: NAME,
   configs: CONFIGS,
   server: () => SERVER,

@@ -15,10 +15,9 @@ import { DRAIN_TIMEOUT_MS, Latencies, type LatencyRecord, latencyRecords, stamp 
 import { paced } from '../lib/pacer.js'
 import type { LatencySample } from '../lib/result.js'
 import { timed } from '../lib/timing.js'
-import { expectedRate, loadProbed } from './embedded.js'
-import { measureLatency } from './measure.js'
-import type { Peer, PeerLatency } from './peer.js'
-import { type ServerConfig, type ServerSpec, type ServerStore, probeServer, serverThroughput, withServer } from './server.js'
+import { expectedRate, measureLatency } from './measure.js'
+import { type Peer, type PeerConfig, type PeerLatency, loadProbed } from './peer.js'
+import { type ServerSpec, type ServerStore, probeServer, serverThroughput, withServer } from './server.js'
 
 /** A stream entry as XRANGE and XREADGROUP return it: its id and [field, value, …]. */
 type Entry = [id: Buffer, fields: Buffer[]]
@@ -64,7 +63,7 @@ const W3_READ_RECORDS = 1_000
 
 type AppendFsync = 'everysec' | 'always'
 
-interface RedisConfig extends ServerConfig {
+interface RedisConfig extends PeerConfig {
   appendfsync: AppendFsync
 }
 

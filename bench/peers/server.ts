@@ -14,9 +14,8 @@ import type { Dataset } from '../lib/dataset.js'
 import { freshDir, removeDir } from '../lib/temp-dir.js'
 import { within } from '../lib/timing.js'
 import type { RecordInput } from '../../src/record/types.js'
-import { probePackage } from './embedded.js'
-import { batchesWithin, measureThroughput } from './measure.js'
-import type { PeerRunOptions, PeerThroughput } from './peer.js'
+import { batchesFitting, measureReplay, measureThroughput } from './measure.js'
+import { type PeerConfig, type PeerRunOptions, type PeerThroughput, probePackage } from './peer.js'
 
 export interface ServerSpec {
   /** The binary, looked up on PATH, e.g. `redis-server`. */
@@ -173,15 +172,7 @@ function killAtExit(): void {
   }
 }
 
-export interface ServerConfig {
-  /** The setting as the server spells it, e.g. `appendfsync always`. */
-  name: string
-  durable: boolean
-  /** Records/s W1 is expected to reach with this config at a value size, for the budget. */
-  expectedPerSec(valueBytes: number): number
-}
-
-export interface ServerStore<C extends ServerConfig> {
+export interface ServerStore<C extends PeerConfig> {
   peer: string
   /** W1's configs; W2 reads a server loaded as the first one writes, so it is the one that does not sync. */
   configs: readonly C[]
@@ -199,7 +190,7 @@ export interface ServerStore<C extends ServerConfig> {
 const SERVER_OVERHEAD_SECONDS = 0.2
 
 /** W1 for every config and W2, on the prefix of `data` that fits `options.budgetSeconds`. */
-export async function serverThroughput<C extends ServerConfig>(store: ServerStore<C>, data: Dataset, options: PeerRunOptions): Promise<PeerThroughput[]> {
+export async function serverThroughput<C extends PeerConfig>(store: ServerStore<C>, data: Dataset, options: PeerRunOptions): Promise<PeerThroughput[]> {
   const batches = data.batches.slice(0, batchesFor(store, data, options))
   const records = batches.reduce((sum, batch) => sum + batch.length, 0)
   const base = { peer: store.peer, valueBytes: data.valueBytes, records }
@@ -214,29 +205,21 @@ export async function serverThroughput<C extends ServerConfig>(store: ServerStor
   const first = store.configs[0]!
   const w2 = await withServer(store.server(first), async ({ port }) => {
     await store.append(port, batches, first)
-    return measureThroughput({ ...base, workload: 'W2', config: store.replayConfig, durable: false }, options.runs, async () => {
-      const { seconds, records: read } = await store.replay(port)
-      if (read !== records) throw new Error(`${store.peer} read back ${read} records, expected ${records}`)
-      return seconds
-    })
+    return measureReplay(base, store.replayConfig, options.runs, () => store.replay(port))
   })
   results.push(w2)
   return results
 }
 
 /**
- * The batches W1 and W2 get: every pass (each config's runs and warm-up, W2's load, and
- * W2's runs and warm-up) writes or reads the same records, so the budget, less each
- * server's start and stop, buys records at the passes' mean rate.
+ * The batches W1 and W2 get: each config's runs and warm-up, W2's load, and W2's runs and
+ * warm-up, within the budget less each server's start and stop.
  */
-function batchesFor(store: ServerStore<ServerConfig>, data: Dataset, options: PeerRunOptions): number {
+function batchesFor(store: ServerStore<PeerConfig>, data: Dataset, options: PeerRunOptions): number {
   const trials = options.runs + 1
   const writes = store.configs.map((c) => ({ passes: trials, rate: c.expectedPerSec(data.valueBytes) }))
   const load = { passes: 1, rate: store.configs[0]!.expectedPerSec(data.valueBytes) }
-  const passes = [...writes, load, { passes: trials, rate: store.replayPerSec(data.valueBytes) }]
-  const count = passes.reduce((sum, p) => sum + p.passes, 0)
-  const secondsPerRecord = passes.reduce((sum, p) => sum + p.passes / p.rate, 0)
   const servers = store.configs.length * trials + 1
   const seconds = Math.max(0, options.budgetSeconds - servers * SERVER_OVERHEAD_SECONDS)
-  return batchesWithin(data.batches.length, data.batchRecords, count / secondsPerRecord, seconds, count)
+  return batchesFitting(data, [...writes, load, { passes: trials, rate: store.replayPerSec(data.valueBytes) }], seconds)
 }

@@ -13,9 +13,9 @@ import { paced } from '../lib/pacer.js'
 import type { LatencySample } from '../lib/result.js'
 import { inFreshDir } from '../lib/temp-dir.js'
 import { timed } from '../lib/timing.js'
-import { type EmbeddedStore, type StoreConfig, embeddedThroughput, expectedRate, loadProbed, packageVersion, probePackage } from './embedded.js'
-import { measureLatency } from './measure.js'
-import type { Peer, PeerLatency, PeerLatencyOptions } from './peer.js'
+import { type EmbeddedStore, embeddedThroughput } from './embedded.js'
+import { expectedRate, measureLatency } from './measure.js'
+import { type Peer, type PeerConfig, type PeerLatency, type PeerLatencyOptions, loadProbed, packageVersion, probePackage } from './peer.js'
 
 /** The little of better-sqlite3's API used here. */
 interface Statement {
@@ -53,7 +53,7 @@ const SELECT_AFTER = 'SELECT offset, value FROM log WHERE offset > ? ORDER BY of
 
 type Synchronous = 'OFF' | 'FULL'
 
-interface SqliteConfig extends StoreConfig {
+interface SqliteConfig extends PeerConfig {
   synchronous: Synchronous
 }
 
