@@ -10,8 +10,9 @@ import { Consumer } from './consumer.js'
 import type { ConsumerOptions } from './consumer-options.js'
 import { GroupAdmin, type GroupReport, type ResetPlanEntry, type ResetTarget } from './group-admin.js'
 import { GROUPS_DIR, GroupHub } from './group-hub.js'
+import type { OpenGroupDatabase } from '../groups/offset-store.js'
 import { CATALOG_FILE, parsePartitionDir } from '../topics/catalog.js'
-import { LOCK_FILE } from '../storage/paths.js'
+import { LOCK_FILE, WRITER_LOCK_DIR } from '../storage/paths.js'
 import { Producer, type ProducerOptions } from './producer.js'
 import { type ConsumedRecord, type ReadStreamOptions, readTopic } from './reader.js'
 import { nonNegativeInteger } from '../validate.js'
@@ -34,6 +35,11 @@ export interface SpoolOptions extends TopicOptions {
   clock?: () => number
   /** The file-system seam (tests wrap it to inject faults). */
   io?: StorageIO
+  /**
+   * Makes the group store's database (committed offsets); LevelDB in `<dir>/groups` by
+   * default. Its files do not go through `io`, so a simulated disk passes its own here.
+   */
+  openGroupDatabase?: OpenGroupDatabase
   /** How often retention and compaction run in the background; 0 turns them off (run them with runCleanup()). */
   cleanerIntervalMs?: number
   /**
@@ -98,6 +104,7 @@ export class Spool {
       io = nodeIO,
       cleanerIntervalMs = DEFAULT_CLEANER_INTERVAL_MS,
       readOnly = false,
+      openGroupDatabase,
       ...topicDefaults
     } = options
     nonNegativeInteger('cleanerIntervalMs', cleanerIntervalMs)
@@ -119,10 +126,10 @@ export class Spool {
         throw ioError('creating the data directory', dir, error)
       }
     }
-    const lock = readOnly ? null : await acquireDirLock(dir)
+    const lock = readOnly ? null : await acquireDirLock(dir, io)
     try {
       const topics = await Topics.open({ dataDir: dir, defaults, io, logger, clock, readOnly })
-      const groups = new GroupHub({ dataDir: dir, topics, clock, logger, readOnly })
+      const groups = new GroupHub({ dataDir: dir, topics, clock, logger, readOnly, openDatabase: openGroupDatabase })
       const spool = new Spool(dir, topics, lock, clock, logger, readOnly, groups)
       if (!readOnly) spool.startCleaner(cleanerIntervalMs)
       return spool
@@ -252,7 +259,7 @@ export class Spool {
  */
 function checkLooksLikeSpool(dir: string, entries: readonly string[]): void {
   if (entries.includes(CATALOG_FILE)) return
-  const foreign = entries.filter((name) => name !== LOCK_FILE && name !== GROUPS_DIR && parsePartitionDir(name) === null)
+  const foreign = entries.filter((name) => name !== LOCK_FILE && name !== WRITER_LOCK_DIR && name !== GROUPS_DIR && parsePartitionDir(name) === null)
   if (foreign.length === 0) return
   throw invalidArgument(
     'dir',

@@ -1,86 +1,98 @@
-import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { SpoolError, ioError } from '../errors.js'
-import { LOCK_FILE } from './paths.js'
+import { writeFully } from './atomic-file.js'
+import type { HeldLock, StorageIO } from './io.js'
+import { LOCK_FILE, WRITER_LOCK_DIR } from './paths.js'
 
 /**
- * One writer per directory (contract 6). The lock is a file created exclusively that
- * names its owner (pid and process start time). A lock whose owner is gone — the writer
- * was killed — is taken over; a live owner, in this process or another, means LOCKED.
- * Node has no flock(); the start time guards against a recycled pid.
+ * One writer per directory (contract 6). The kernel decides: `io.lockDirectory` takes a
+ * lock the kernel drops when its process dies, so a crash or a power cut never leaves a
+ * directory that only a person can unlock, two processes can never both win it, and no
+ * pid is ever compared (two containers sharing a volume may both be PID 1).
+ *
+ * The `.lock` file beside it only names the holder for the LOCKED message. It is written
+ * after the lock is taken and removed before it is dropped; it is not fsync'ed, so after a
+ * crash it may be missing, empty or stale (a leftover of an older version too), and it
+ * is then just overwritten.
  */
 export interface DirLock {
-  readonly path: string
   release(): Promise<void>
 }
 
 interface LockOwner {
   pid: number
-  startTime: string | null
+  hostname: string
+  /** When the holding process started, ISO 8601. */
+  startedAt: string
 }
 
-const heldInThisProcess = new Set<string>()
+const ELOCKED = 'ELOCKED'
 
-function processStartTime(pid: number): string | null {
+/** Computed once, so that "this process" can be recognised by all three fields. */
+const ME: LockOwner = {
+  pid: process.pid,
+  hostname: os.hostname(),
+  startedAt: new Date(Date.now() - process.uptime() * 1000).toISOString(),
+}
+
+/** Best effort: a missing name only makes the LOCKED message vaguer, so failures are ignored. */
+async function writeOwner(io: StorageIO, file: string): Promise<void> {
+  let fd: number
   try {
-    // Field 22 of /proc/<pid>/stat; the command name (field 2) may hold spaces, so split after ')'.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null
+    fd = await io.open(file, 'w')
+  } catch {
+    return
+  }
+  try {
+    await writeFully(io, fd, [Buffer.from(JSON.stringify(ME))], 0)
+  } catch {
+    // Ignored: see above.
+  } finally {
+    await io.close(fd).catch(() => undefined)
+  }
+}
+
+async function readOwner(io: StorageIO, file: string): Promise<LockOwner | null> {
+  try {
+    const text = await io.readFileIfExists(file)
+    if (text === null) return null
+    const parsed = JSON.parse(text.toString('utf8')) as Partial<LockOwner>
+    if (typeof parsed.pid !== 'number') return null
+    return { pid: parsed.pid, hostname: String(parsed.hostname ?? '?'), startedAt: String(parsed.startedAt ?? '?') }
   } catch {
     return null
   }
 }
 
-function ownerIsAlive(owner: LockOwner): boolean {
-  try {
-    process.kill(owner.pid, 0)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
-  }
-  const startTime = processStartTime(owner.pid)
-  return owner.startTime === null || startTime === null || startTime === owner.startTime
+function describeOwner(owner: LockOwner | null): string {
+  if (owner === null) return 'another writer'
+  if (owner.pid === ME.pid && owner.hostname === ME.hostname && owner.startedAt === ME.startedAt) return 'this process'
+  return `process ${owner.pid} on ${owner.hostname} (started ${owner.startedAt})`
 }
 
-function readOwner(file: string): LockOwner | null {
-  try {
-    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<LockOwner>
-    return typeof parsed.pid === 'number' ? { pid: parsed.pid, startTime: parsed.startTime ?? null } : null
-  } catch {
-    return null
-  }
-}
-
-function lockedError(dir: string, owner: LockOwner | null): SpoolError {
-  const who = owner === null ? 'another writer' : owner.pid === process.pid ? 'this process' : `process ${owner.pid}`
+function lockedError(dir: string, owner: LockOwner | null, cause: unknown): SpoolError {
   return new SpoolError(
     'LOCKED',
-    `${dir} is already open for writing by ${who}; close it first, or open it read-only to inspect it`,
-    { details: { dir, pid: owner?.pid } },
+    `${dir} is already open for writing by ${describeOwner(owner)}; close it first, or open it read-only to inspect it`,
+    { cause, details: { dir, pid: owner?.pid, hostname: owner?.hostname } },
   )
 }
 
-export async function acquireDirLock(dir: string): Promise<DirLock> {
-  const file = path.join(path.resolve(dir), LOCK_FILE)
-  if (heldInThisProcess.has(file)) throw lockedError(dir, { pid: process.pid, startTime: null })
-  const me: LockOwner = { pid: process.pid, startTime: processStartTime(process.pid) }
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, JSON.stringify(me), { flag: 'wx' })
-      heldInThisProcess.add(file)
-      return {
-        path: file,
-        release: async () => {
-          heldInThisProcess.delete(file)
-          await fs.promises.unlink(file).catch(() => undefined)
-        },
-      }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError('creating lock file', file, error)
-    }
-    const owner = readOwner(file)
-    // An unreadable lock file may be one being written right now: treat it as held.
-    if (owner === null || ownerIsAlive(owner)) throw lockedError(dir, owner)
-    fs.rmSync(file, { force: true })
+export async function acquireDirLock(dir: string, io: StorageIO): Promise<DirLock> {
+  const lockDir = path.join(dir, WRITER_LOCK_DIR)
+  const ownerFile = path.join(dir, LOCK_FILE)
+  let held: HeldLock
+  try {
+    held = await io.lockDirectory(lockDir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException | undefined)?.code === ELOCKED) throw lockedError(dir, await readOwner(io, ownerFile), error)
+    throw ioError('taking the writer lock', lockDir, error)
   }
-  throw lockedError(dir, null)
+  await writeOwner(io, ownerFile)
+  let released: Promise<void> | null = null
+  return {
+    // The name goes first, while the lock still keeps the next holder from writing its own.
+    release: () => (released ??= io.unlink(ownerFile).catch(() => undefined).then(() => held.release())),
+  }
 }

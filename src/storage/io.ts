@@ -1,9 +1,19 @@
-import fse from 'fs-extra'
+import fs from 'node:fs'
+import { lockDirectoryWithKernel } from './kernel-lock.js'
+
+/** A lock the kernel holds for this process and drops when the process dies. */
+export interface HeldLock {
+  release(): Promise<void>
+}
 
 /**
  * Every file-system call the storage layer makes goes through this interface, so that a
  * test can wrap it to count calls or to fail the Nth one with EIO or ENOSPC (the fault
- * seam). Positions and lengths are in bytes; descriptors are plain numbers.
+ * seam), or replace it whole with a simulated disk that forgets what was not fsync'ed
+ * (test/sim/). Positions and lengths are in bytes; descriptors are plain numbers.
+ *
+ * It is built on `node:fs`, not fs-extra: graceful-fs (under fs-extra) retries EMFILE
+ * for up to a minute, which turns a descriptor leak into a hang.
  */
 export interface StorageIO {
   open(path: string, flags: string): Promise<number>
@@ -24,38 +34,56 @@ export interface StorageIO {
   mkdirp(path: string): Promise<void>
   rename(from: string, to: string): Promise<void>
   unlink(path: string): Promise<void>
+  /** Removes a directory and everything in it; absent is fine. */
+  removeTree(path: string): Promise<void>
   /** The whole file, or null when it does not exist. */
   readFileIfExists(path: string): Promise<Buffer | null>
+  /**
+   * Takes the exclusive writer's lock of `dir`, held by the kernel for this process (so a
+   * crash or power cut never leaves it behind). Throws an error whose code is 'ELOCKED'
+   * when another holder, in this process or another, has it.
+   */
+  lockDirectory(dir: string): Promise<HeldLock>
 }
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
 }
 
+const fsp = fs.promises
+
+function promised<T>(run: (done: (error: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => run((error, value) => (error === null ? resolve(value) : reject(error))))
+}
+
 export const nodeIO: StorageIO = {
-  open: (path, flags) => fse.open(path, flags),
-  close: (fd) => fse.close(fd),
-  writev: async (fd, buffers, position) => (await fse.writev(fd, buffers, position)).bytesWritten,
-  writevSync: (fd, buffers, position) => fse.writevSync(fd, buffers, position),
-  read: async (fd, buffer, offset, length, position) => (await fse.read(fd, buffer, offset, length, position)).bytesRead,
-  readSync: (fd, buffer, offset, length, position) => fse.readSync(fd, buffer, offset, length, position),
-  fdatasync: (fd) => fse.fdatasync(fd),
-  fsync: (fd) => fse.fsync(fd),
-  ftruncate: (fd, length) => fse.ftruncate(fd, length),
-  fstatSize: async (fd) => (await fse.fstat(fd)).size,
-  statSize: async (path) => (await fse.stat(path)).size,
-  readdir: (path) => fse.readdir(path),
-  mkdirp: (path) => fse.mkdirp(path).then(() => undefined),
-  rename: (from, to) => fse.rename(from, to),
-  unlink: (path) => fse.unlink(path),
+  open: (path, flags) => promised((done) => fs.open(path, flags, done)),
+  close: (fd) => promised((done) => fs.close(fd, (error) => done(error ?? null, undefined))),
+  writev: (fd, buffers, position) => promised((done) => fs.writev(fd, buffers, position, done)),
+  writevSync: (fd, buffers, position) => fs.writevSync(fd, buffers, position),
+  read: (fd, buffer, offset, length, position) => promised((done) => fs.read(fd, buffer, offset, length, position, done)),
+  readSync: (fd, buffer, offset, length, position) => fs.readSync(fd, buffer, offset, length, position),
+  fdatasync: (fd) => promised((done) => fs.fdatasync(fd, (error) => done(error ?? null, undefined))),
+  fsync: (fd) => promised((done) => fs.fsync(fd, (error) => done(error ?? null, undefined))),
+  ftruncate: (fd, length) => promised((done) => fs.ftruncate(fd, length, (error) => done(error ?? null, undefined))),
+  fstatSize: (fd) => promised<fs.Stats>((done) => fs.fstat(fd, done)).then((stats) => stats.size),
+  statSize: async (path) => (await fsp.stat(path)).size,
+  readdir: (path) => fsp.readdir(path),
+  mkdirp: async (path) => {
+    await fsp.mkdir(path, { recursive: true })
+  },
+  rename: (from, to) => fsp.rename(from, to),
+  unlink: (path) => fsp.unlink(path),
+  removeTree: (path) => fsp.rm(path, { recursive: true, force: true }),
   readFileIfExists: async (path) => {
     try {
-      return await fse.readFile(path)
+      return await fsp.readFile(path)
     } catch (error) {
       if (isMissing(error)) return null
       throw error
     }
   },
+  lockDirectory: (dir) => lockDirectoryWithKernel(dir),
 }
 
 export { isMissing }

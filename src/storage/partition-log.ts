@@ -170,7 +170,7 @@ export class PartitionLog {
         throw ioError('creating directory', dir, error)
       }
     }
-    const lock = !readOnly && (options.lock ?? true) ? await acquireDirLock(dir) : null
+    const lock = !readOnly && (options.lock ?? true) ? await acquireDirLock(dir, ctx.io) : null
     try {
       const initialOffset = options.initialOffset === undefined ? 0 : nonNegativeInteger('initialOffset', options.initialOffset)
       const opened = await openLogDirectory(ctx, initialOffset)

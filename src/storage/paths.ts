@@ -19,6 +19,16 @@ export const SWAP_SUFFIX = '.swap'
 
 export const RECOVERY_CHECKPOINT_FILE = 'recovery-point.json'
 export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown.json'
+/**
+ * The writer's lock of a directory: a tiny LevelDB database whose `LOCK` file the kernel
+ * holds for the writing process (see kernel-lock.ts). It alone decides who writes.
+ */
+export const WRITER_LOCK_DIR = '.writer-lock'
+/**
+ * Names the writer (pid, host, start time) for the LOCKED message only; never decides.
+ * Versions before the kernel lock used it as the lock itself, so one may be left empty
+ * or naming a dead process: it is overwritten.
+ */
 export const LOCK_FILE = '.lock'
 
 const OFFSET_DIGITS = 20

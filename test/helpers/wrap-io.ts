@@ -15,6 +15,8 @@ export type IOOp =
   | 'mkdirp'
   | 'rename'
   | 'unlink'
+  | 'removeTree'
+  | 'lock'
   | 'readFile'
 
 /**
@@ -55,6 +57,8 @@ export function wrapIO(inner: StorageIO, hook: IOHook): StorageIO {
     mkdirp: async (path) => (hook('mkdirp', path), inner.mkdirp(path)),
     rename: async (from, to) => (hook('rename', to), inner.rename(from, to)),
     unlink: async (path) => (hook('unlink', path), inner.unlink(path)),
+    removeTree: async (path) => (hook('removeTree', path), inner.removeTree(path)),
     readFileIfExists: async (path) => (hook('readFile', path), inner.readFileIfExists(path)),
+    lockDirectory: async (dir) => (hook('lock', dir), inner.lockDirectory(dir)),
   }
 }

@@ -248,11 +248,11 @@ describe('compaction', () => {
     const bytes = fs.readFileSync(file)
     bytes[OFFSET_CRC + 30] = bytes[OFFSET_CRC + 30]! ^ 1
     fs.writeFileSync(file, bytes)
-    const before = fs.readdirSync(dir).sort().map((name) => [name, fs.readFileSync(path.join(dir, name)).toString('hex')])
+    const before = segmentFiles(dir).map((name) => [name, fs.readFileSync(path.join(dir, name)).toString('hex')])
     const reopened = await openLog(dir, { segmentBytes: 400 })
     await expectCode(reopened.compact({ now: T0, deleteRetentionMs: 0 }), 'CORRUPT_BATCH')
     await reopened.close()
-    const after = fs.readdirSync(dir).sort().map((name) => [name, fs.readFileSync(path.join(dir, name)).toString('hex')])
+    const after = segmentFiles(dir).map((name) => [name, fs.readFileSync(path.join(dir, name)).toString('hex')])
     expect(after.filter(([name]) => name!.endsWith('.log'))).toEqual(before.filter(([name]) => name!.endsWith('.log')))
     expect(asideFiles(dir)).toEqual([])
   })
@@ -324,3 +324,8 @@ describe('compaction', () => {
     await readOnly.close()
   })
 })
+
+/** The files of a partition directory (the writer's lock is a directory beside them). */
+function segmentFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => entry.name).sort()
+}
