@@ -2,7 +2,7 @@ import os from 'node:os'
 import path from 'node:path'
 import fse from 'fs-extra'
 import { GroupCoordinator, type RebalanceEvent } from '../groups/coordinator.js'
-import { OffsetStore } from '../groups/offset-store.js'
+import { OffsetStore, type OpenGroupDatabase } from '../groups/offset-store.js'
 import { COORDINATOR_TICK_MS } from '../limits.js'
 import type { Logger } from '../storage/logger.js'
 import type { Topics } from '../topics/topics.js'
@@ -16,6 +16,8 @@ export interface GroupHubOptions {
   clock: () => number
   logger: Logger
   readOnly: boolean
+  /** The store's database; LevelDB in `<dataDir>/groups` by default. */
+  openDatabase?: OpenGroupDatabase
 }
 
 /**
@@ -43,14 +45,15 @@ export class GroupHub {
   }
 
   private async open(): Promise<GroupCoordinator> {
-    const { dataDir, topics, clock, logger, readOnly } = this.options
+    const { dataDir, topics, clock, logger, readOnly, openDatabase } = this.options
     let dir = path.join(dataDir, GROUPS_DIR)
-    if (readOnly) {
+    // The snapshot copies LevelDB's files; a database given by the embedder is its own business.
+    if (readOnly && openDatabase === undefined) {
       this.snapshotDir = await fse.mkdtemp(path.join(os.tmpdir(), 'spool-groups-'))
       if (await fse.pathExists(dir)) await fse.copy(dir, this.snapshotDir, { filter: (file) => path.basename(file) !== 'LOCK' })
       dir = this.snapshotDir
     }
-    this.store = await OffsetStore.open(dir)
+    this.store = await OffsetStore.open(dir, openDatabase)
     const coordinator = new GroupCoordinator({
       store: this.store,
       partitionsOf: (topic) => (topics.has(topic) ? topics.partitionCount(topic) : 0),

@@ -1,3 +1,4 @@
+import type { AbstractBatchOptions, AbstractLevel } from 'abstract-level'
 import { Level } from 'level'
 import { SpoolError, invalidArgument, ioError } from '../errors.js'
 import { MAX_COMMIT_METADATA_BYTES, MAX_GROUP_NAME_CHARS } from '../limits.js'
@@ -88,20 +89,47 @@ function checkCommit(entry: OffsetCommit, index: number): void {
   }
 }
 
+/** The database of the store: LevelDB, or any abstract-level database a test gives (see OpenGroupDatabase). */
+export type GroupDatabase = AbstractLevel<string | Buffer | Uint8Array, string, unknown>
+
+/** The encodings the store's keys and values are written in; a database must be made with them. */
+export interface GroupDatabaseOptions {
+  keyEncoding: 'utf8'
+  valueEncoding: 'json'
+}
+
+/**
+ * Makes the (unopened) database of the store in `dir`. LevelDB by default; a test passes
+ * one that models LevelDB's durability in memory, so that a simulated power cut reaches
+ * the group offsets too (test/sim/).
+ */
+export type OpenGroupDatabase = (dir: string, options: GroupDatabaseOptions) => GroupDatabase
+
+export const openLevelDatabase: OpenGroupDatabase = (dir, options) => new Level<string, unknown>(dir, options)
+
+const DATABASE_OPTIONS: GroupDatabaseOptions = { keyEncoding: 'utf8', valueEncoding: 'json' }
+
+/**
+ * LevelDB's `sync` write option: the write is in LevelDB's fsynced log when it resolves.
+ * abstract-level leaves it untyped (it is classic-level's; the simulated database honours
+ * it too), hence the cast, spelled once.
+ */
+const SYNCED = { sync: true } as AbstractBatchOptions<string, unknown>
+
 export class OffsetStore {
   private closed = false
 
   private constructor(
     readonly dir: string,
-    private readonly db: Level<string, unknown>,
+    private readonly db: GroupDatabase,
   ) {}
 
   /**
    * Opens (creating if needed) the store in `dir`. A store another handle holds → LOCKED;
    * a damaged one → CORRUPT_GROUP_STORE (group offsets only: partition data is apart).
    */
-  static async open(dir: string): Promise<OffsetStore> {
-    const db = new Level<string, unknown>(dir, { keyEncoding: 'utf8', valueEncoding: 'json' })
+  static async open(dir: string, openDatabase: OpenGroupDatabase = openLevelDatabase): Promise<OffsetStore> {
+    const db = openDatabase(dir, DATABASE_OPTIONS)
     try {
       await db.open()
     } catch (error) {
@@ -122,7 +150,7 @@ export class OffsetStore {
       if (entry.committedAt !== undefined) value.committedAt = entry.committedAt
       return { type: 'put' as const, key: offsetKey(group, entry.topic, entry.partition), value }
     })
-    await this.write('committing offsets of group', group, () => this.db.batch(ops, { sync: true }))
+    await this.write('committing offsets of group', group, () => this.db.batch(ops, SYNCED))
   }
 
   /** The group's committed offsets (of one topic, if given), sorted by topic and partition. */
@@ -172,7 +200,7 @@ export class OffsetStore {
     await this.write('deleting group', group, () =>
       this.db.batch(
         keys.map((key) => ({ type: 'del' as const, key })),
-        { sync: true },
+        SYNCED,
       ),
     )
   }
@@ -182,7 +210,7 @@ export class OffsetStore {
     if (!Number.isSafeInteger(meta.generation) || meta.generation < 0) throw invalidArgument('generation', 'must be a non-negative safe integer')
     this.checkOpen()
     const value: StoredMeta = { v: VALUE_VERSION, generation: meta.generation, updatedAt: meta.updatedAt }
-    await this.write('saving the metadata of group', group, () => this.db.put(metaKey(group), value, { sync: true }))
+    await this.write('saving the metadata of group', group, () => this.db.put(metaKey(group), value, SYNCED))
   }
 
   /** The group's metadata, or null for a group never saved. */
