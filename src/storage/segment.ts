@@ -86,16 +86,37 @@ export class Segment {
     this.loadedFlag = true
   }
 
-  /** Creates the files of a new, empty active segment. */
+  /**
+   * Creates the `.log` of a new, empty active segment. Never over data: a file of that
+   * name left empty (by a roll whose directory fsync failed, or by recovery) is taken
+   * over; one holding bytes is an IO_ERROR, since truncating it could destroy records.
+   */
   static async create(ctx: SegmentContext, baseOffset: number): Promise<Segment> {
     const segment = new Segment(ctx, baseOffset)
+    const file = segment.paths.log
     try {
-      segment.fd = await ctx.io.open(segment.paths.log, 'w+')
+      segment.fd = await ctx.io.open(file, 'wx+')
     } catch (error) {
-      throw ioError('creating segment', segment.paths.log, error)
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError('creating segment', file, error)
+      await segment.takeOverEmpty()
     }
     segment.loadedFlag = true
     return segment
+  }
+
+  private async takeOverEmpty(): Promise<void> {
+    const file = this.paths.log
+    let size: number
+    try {
+      this.fd = await this.ctx.io.open(file, 'r+')
+      size = await this.ctx.io.fstatSize(this.fd)
+    } catch (error) {
+      throw ioError('opening segment', file, error)
+    }
+    if (size === 0) return
+    await this.close().catch(() => undefined)
+    const exists = Object.assign(new Error(`a segment file holding ${size} bytes is already there`), { code: 'EEXIST' })
+    throw ioError('creating segment', file, exists)
   }
 
   /** The indexing rule, shared by appends and rebuilds so both produce the same index. */
@@ -295,6 +316,16 @@ export class Segment {
    */
   acquire(): void {
     this.readers++
+  }
+
+  /** Runs `work` holding the segment (see acquire): from before its first await until it settles. */
+  async whileHeld<T>(work: () => Promise<T>): Promise<T> {
+    this.acquire()
+    try {
+      return await work()
+    } finally {
+      this.release()
+    }
   }
 
   release(): void {

@@ -1,0 +1,297 @@
+import { SpoolError, ioError } from '../errors.js'
+import { MAX_SEGMENT_OFFSET_SPAN } from '../limits.js'
+import { BatchArena } from '../record/batch-arena.js'
+import { type EncodedBatch, encodeBatch, setBatchBaseOffset } from '../record/batch-encoder.js'
+import type { RecordInput } from '../record/types.js'
+import { Serial } from '../concurrency/serial.js'
+import { fsyncDirectory, writeFullySync } from './atomic-file.js'
+import { FileSync } from './file-sync.js'
+import type { FlushPolicy } from './flush-policy.js'
+import type { LogPosition } from './log-files.js'
+import { Segment, type SegmentContext } from './segment.js'
+import type { SegmentList } from './segment-list.js'
+
+/**
+ * The write path of a partition, and the only code that moves the active segment.
+ *
+ * Data path: `append(records)` encodes on the caller's turn (into a reusable arena) and
+ * queues → the writer's turn takes every queued append, assigns offsets, and writes them
+ * with one writev into the active segment → index entries → under flush 'always', the
+ * fdatasync that covers them, through the segment's FileSync (shared with checkpoints
+ * and `flush()`: group commit) → visible: the high watermark moves, the appends resolve,
+ * the partition is told (`onVisible`).
+ *
+ * Invariants, each kept here and nowhere else:
+ * - offsets are assigned here only, contiguously, in queue order, and never given twice;
+ * - an append resolves only once durable under the policy ('always': an fsync that began
+ *   after its write covered it; otherwise: written), and readers never see past that
+ *   point (`highWatermark`, the active segment's `visibleBytes`);
+ * - after any failed fsync of the active segment, or a failed write that could not be cut
+ *   back off the file, the partition is failed: nothing more is acknowledged until it is
+ *   reopened from disk;
+ * - a roll makes the old segment durable, creates the new one (never over existing data)
+ *   and makes its directory entry durable, and only then seals the old one and switches:
+ *   a crash at any step leaves the old segment whole and the last one active.
+ */
+export interface WriterOptions {
+  flush: FlushPolicy
+  segmentBytes: number
+  segmentMs: number
+  maxBatchBytes: number
+  clock: () => number
+}
+
+export interface AppendResult {
+  baseOffset: number
+  lastOffset: number
+}
+
+export interface WriterEvents {
+  /** Records up to `endOffset` became visible; `bytes` were added to the log. */
+  onVisible(endOffset: number, bytes: number): void
+  /** `old` was sealed and a new active segment started. */
+  onRolled(old: Segment): void
+}
+
+interface PendingAppend {
+  batch: EncodedBatch
+  resolve: (result: AppendResult) => void
+  reject: (error: unknown) => void
+}
+
+export class LogWriter {
+  private queue: PendingAppend[] = []
+  private looping = false
+  private readonly turns = new Serial()
+  private activeSync: FileSync
+  private nextOffsetValue: number
+  private highWatermarkValue: number
+  private failure: SpoolError | null = null
+  // Allocated on the first append: a read-only or idle partition holds no encode buffer.
+  private arena: BatchArena | null = null
+  private readonly allocateBatch = (size: number): Buffer => (this.arena ??= new BatchArena()).allocate(size)
+
+  constructor(
+    private readonly ctx: SegmentContext,
+    private readonly options: WriterOptions,
+    private readonly segments: SegmentList,
+    end: LogPosition,
+    private readonly events: WriterEvents,
+  ) {
+    this.nextOffsetValue = end.nextOffset
+    this.highWatermarkValue = end.nextOffset
+    this.activeSync = this.syncFor(segments.active)
+  }
+
+  /** The offset the next record gets. */
+  get nextOffset(): number {
+    return this.nextOffsetValue
+  }
+
+  /** The offset after the last record readers may see. */
+  get highWatermark(): number {
+    return this.highWatermarkValue
+  }
+
+  /** Why the partition stopped accepting appends, or null. */
+  get failed(): SpoolError | null {
+    return this.failure
+  }
+
+  /** Where the log ends now: what a recovery point or clean-shutdown marker records. */
+  endPosition(): LogPosition {
+    const active = this.segments.active
+    return {
+      segmentBase: active.baseOffset,
+      position: active.sizeBytes,
+      nextOffset: this.nextOffsetValue,
+      maxTimestamp: active.maxTimestamp,
+      rollStartMs: active.rollStartMs,
+    }
+  }
+
+  append(records: readonly RecordInput[]): Promise<AppendResult> {
+    const batch = encodeBatch(records, this.options.clock(), this.options.maxBatchBytes, this.allocateBatch)
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.queue.push({ batch, resolve, reject })
+      this.startLoop()
+    })
+  }
+
+  /** Makes everything written so far durable (`flush()`, the interval timer, checkpoints, close). */
+  syncWritten(): Promise<void> {
+    return this.failing(this.activeSync.syncWritten())
+  }
+
+  /** Makes `position` of the log durable, if it is in the active segment (sealed ones were synced at their roll). */
+  syncTo(position: LogPosition): Promise<void> {
+    if (position.segmentBase !== this.segments.active.baseOffset) return Promise.resolve()
+    return this.failing(this.activeSync.syncTo(position.position))
+  }
+
+  /** A failed fsync is reported as what it did to the partition: PARTITION_FAILED. */
+  private async failing(sync: Promise<void>): Promise<void> {
+    const segment = this.segments.active
+    try {
+      await sync
+    } catch (error) {
+      throw this.fail(segment, error)
+    }
+  }
+
+  /** Runs `task` between the writer's turns: no append is being written meanwhile. */
+  whileNotWriting<T>(task: () => Promise<T>): Promise<T> {
+    return this.turns.run(task)
+  }
+
+  /** Settles once every queued append has been written or rejected. */
+  async drained(): Promise<void> {
+    await this.turns.drained()
+    await this.activeSync.idle()
+  }
+
+  /** Stops the partition (see the invariants above); the first cause is kept. */
+  fail(segment: Segment, cause: unknown): SpoolError {
+    this.failure ??= new SpoolError(
+      'PARTITION_FAILED',
+      `${this.ctx.dir} stopped accepting appends after an I/O failure on ${segment.paths.log}; close and reopen it to recover from disk`,
+      { cause, details: { dir: this.ctx.dir, file: segment.paths.log } },
+    )
+    return this.failure
+  }
+
+  private syncFor(segment: Segment): FileSync {
+    return new FileSync(this.ctx.io, () => segment.fd, segment.sizeBytes, (error) => this.fail(segment, error))
+  }
+
+  private startLoop(): void {
+    if (this.looping) return
+    this.looping = true
+    void this.turns.run(async () => {
+      try {
+        while (this.queue.length > 0) await this.writeQueued()
+      } finally {
+        this.looping = false
+      }
+    })
+  }
+
+  /** One turn: everything queued, cut into groups that each fit the active segment. */
+  private async writeQueued(): Promise<void> {
+    const requests = this.queue
+    this.queue = []
+    let i = 0
+    while (i < requests.length) {
+      if (this.failure !== null) return rejectAll(requests.slice(i), this.failure)
+      if (this.shouldRoll(this.segments.active.sizeBytes, requests[i]!.batch)) {
+        try {
+          await this.roll()
+        } catch (error) {
+          return rejectAll(requests.slice(i), error)
+        }
+      }
+      let j = i + 1
+      let size = this.segments.active.sizeBytes + requests[i]!.batch.bytes.length
+      while (j < requests.length && !this.shouldRoll(size, requests[j]!.batch)) {
+        size += requests[j]!.batch.bytes.length
+        j++
+      }
+      await this.writeGroup(requests.slice(i, j))
+      i = j
+    }
+  }
+
+  private shouldRoll(segmentSize: number, batch: EncodedBatch): boolean {
+    if (segmentSize === 0) return false
+    const active = this.segments.active
+    return (
+      segmentSize + batch.bytes.length > this.options.segmentBytes ||
+      this.options.clock() - active.rollStartMs >= this.options.segmentMs ||
+      this.nextOffsetValue + batch.recordCount - active.baseOffset > MAX_SEGMENT_OFFSET_SPAN
+    )
+  }
+
+  /** Appends that all fit in the active segment: one writev, one fsync at most. */
+  private async writeGroup(requests: PendingAppend[]): Promise<void> {
+    const segment = this.segments.active
+    const sync = this.activeSync
+    const startPosition = segment.sizeBytes
+    const buffers: Buffer[] = []
+    const results: AppendResult[] = []
+    let offset = this.nextOffsetValue
+    for (const { batch } of requests) {
+      setBatchBaseOffset(batch.bytes, offset)
+      results.push({ baseOffset: offset, lastOffset: offset + batch.recordCount - 1 })
+      buffers.push(batch.bytes)
+      offset += batch.recordCount
+    }
+    try {
+      writeFullySync(this.ctx.io, segment.fd, buffers, startPosition)
+    } catch (error) {
+      await this.undoWrite(segment, sync, startPosition, error)
+      return rejectAll(requests, ioError('appending to', segment.paths.log, error))
+    } finally {
+      for (const buffer of buffers) this.arena?.release(buffer)
+    }
+    if (segment.rollStartMs < 0) segment.rollStartMs = this.options.clock()
+    let position = startPosition
+    for (let k = 0; k < requests.length; k++) {
+      const { batch } = requests[k]!
+      const result = results[k]!
+      segment.indexBatch(position, {
+        baseOffset: result.baseOffset,
+        lastOffset: result.lastOffset,
+        maxTimestamp: batch.maxTimestamp,
+        sizeBytes: batch.bytes.length,
+      })
+      position += batch.bytes.length
+    }
+    segment.sizeBytes = position
+    sync.written(position)
+    this.nextOffsetValue = offset
+    if (this.options.flush === 'always') {
+      try {
+        await this.failing(sync.syncTo(position))
+      } catch (error) {
+        return rejectAll(requests, error)
+      }
+    }
+    // A failed fsync elsewhere (the interval timer, a checkpoint) may have come meanwhile.
+    if (this.failure !== null) return rejectAll(requests, this.failure)
+    segment.visibleBytes = position
+    this.highWatermarkValue = offset
+    for (let k = 0; k < requests.length; k++) requests[k]!.resolve(results[k]!)
+    this.events.onVisible(offset, position - startPosition)
+  }
+
+  /** A failed write must leave no part of its batches: cut the file back to where it was. */
+  private async undoWrite(segment: Segment, sync: FileSync, position: number, cause: unknown): Promise<void> {
+    try {
+      await this.ctx.io.ftruncate(segment.fd, position)
+      sync.written(position)
+    } catch {
+      this.fail(segment, cause)
+    }
+  }
+
+  private async roll(): Promise<void> {
+    const old = this.segments.active
+    await this.syncWritten()
+    const segment = await Segment.create(this.ctx, this.nextOffsetValue)
+    try {
+      // The new segment's name must be durable before a recovery point can name it.
+      await fsyncDirectory(this.ctx.io, this.ctx.dir)
+    } catch (error) {
+      await segment.close().catch(() => undefined)
+      throw error
+    }
+    old.seal()
+    this.segments.push(segment)
+    this.activeSync = this.syncFor(segment)
+    this.events.onRolled(old)
+  }
+}
+
+function rejectAll(requests: readonly PendingAppend[], error: unknown): void {
+  for (const request of requests) request.reject(error)
+}
