@@ -1,3 +1,4 @@
+import fs from 'node:fs'
 import { nodeIO, type StorageIO } from '../../src/storage/io.js'
 
 type HeldOp = 'fdatasync' | 'read'
@@ -10,7 +11,10 @@ type HeldOp = 'fdatasync' | 'read'
 export interface HeldIO extends StorageIO {
   /** Holds the `nth` next `op` on a path containing `path`; `entered` resolves once that call is held. */
   hold(op: HeldOp, path: string, nth?: number): { entered: Promise<void>; release(failWith?: 'EIO'): void }
-  /** Descriptor closes and directory fsyncs so far, by path, in call order (for ordering checks). */
+  /**
+   * Descriptor closes, fsyncs and fdatasyncs so far, by path, in call order (for ordering
+   * checks); an fdatasync is noted with the file's size when it began: what it covers.
+   */
   readonly events: string[]
 }
 
@@ -54,7 +58,11 @@ export function heldIO(inner: StorageIO = nodeIO): HeldIO {
       await inner.fsync(fd)
       events.push(`fsync ${paths.get(fd) ?? fd}`)
     },
-    fdatasync: (fd) => held('fdatasync', fd, () => inner.fdatasync(fd)),
+    fdatasync: (fd) => {
+      // What it covers is what the file held when it was called, even if it is held.
+      events.push(`fdatasync ${paths.get(fd) ?? fd} ${fs.fstatSync(fd).size}`)
+      return held('fdatasync', fd, () => inner.fdatasync(fd))
+    },
     read: (fd, buffer, offset, length, position) => held('read', fd, () => inner.read(fd, buffer, offset, length, position)),
     hold: (op, path, nth = 1) => {
       let enter!: () => void
