@@ -247,3 +247,11 @@ function writeBatchHeader(out: Buffer, h: BatchHeaderFields): void {
 export function setBatchBaseOffset(bytes: Buffer, baseOffset: number): void {
   writeInt64(bytes, OFFSET_BASE_OFFSET, baseOffset)
 }
+
+/**
+ * Stamps the log incarnation that wrote the batch into its partitionLeaderEpoch field
+ * (Kafka's leader epoch; outside the CRC, like the base offset), set at write time.
+ */
+export function setBatchLeaderEpoch(bytes: Buffer, epoch: number): void {
+  bytes.writeInt32BE(epoch, OFFSET_LEADER_EPOCH)
+}

@@ -8,7 +8,7 @@
  *   offset  size  field
  *   0       8     baseOffset            int64   offset of the first record
  *   8       4     batchLength           int32   bytes after this field (total - 12)
- *   12      4     partitionLeaderEpoch  int32   0 (kept for Kafka)
+ *   12      4     partitionLeaderEpoch  int32   the log incarnation that wrote it (see epochs.ts)
  *   16      1     magic                 int8    2
  *   17      4     crc                   uint32  CRC-32 of bytes [21, end)
  *   21      2     attributes            int16   0: no compression, create time, not transactional

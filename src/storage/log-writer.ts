@@ -1,7 +1,7 @@
 import { SpoolError, ioError } from '../errors.js'
 import { MAX_SEGMENT_OFFSET_SPAN } from '../limits.js'
 import { BatchArena } from '../record/batch-arena.js'
-import { type EncodedBatch, encodeBatch, setBatchBaseOffset } from '../record/batch-encoder.js'
+import { type EncodedBatch, encodeBatch, setBatchBaseOffset, setBatchLeaderEpoch } from '../record/batch-encoder.js'
 import type { RecordInput } from '../record/types.js'
 import { Serial } from '../concurrency/serial.js'
 import { fsyncDirectory, writeFullySync } from './atomic-file.js'
@@ -39,6 +39,8 @@ export interface WriterOptions {
   segmentMs: number
   maxBatchBytes: number
   clock: () => number
+  /** The log incarnation stamped on every batch written (epochs.ts). */
+  epoch: number
 }
 
 export interface AppendResult {
@@ -221,6 +223,7 @@ export class LogWriter {
     let offset = this.nextOffsetValue
     for (const { batch } of requests) {
       setBatchBaseOffset(batch.bytes, offset)
+      setBatchLeaderEpoch(batch.bytes, this.options.epoch)
       results.push({ baseOffset: offset, lastOffset: offset + batch.recordCount - 1 })
       buffers.push(batch.bytes)
       offset += batch.recordCount

@@ -16,6 +16,7 @@ import { AppendSignal } from './append-signal.js'
 import { Checkpointer } from './checkpointer.js'
 import type { CompactionOptions, CompactionStats } from './cleaner.js'
 import { type DirLock, acquireDirLock } from './dir-lock.js'
+import { EpochHistory } from './epochs.js'
 import { type FlushPolicy, checkFlushPolicy } from './flush-policy.js'
 import { type StorageIO, nodeIO } from './io.js'
 import { type LogPosition, encodeLogPosition } from './log-files.js'
@@ -111,9 +112,10 @@ export class PartitionLog {
     private readonly options: ResolvedOptions,
     private readonly segments: SegmentList,
     end: LogPosition,
+    private readonly epochs: EpochHistory,
     private readonly lock: DirLock | null,
   ) {
-    this.writer = new LogWriter(ctx, options, segments, end, {
+    this.writer = new LogWriter(ctx, { ...options, epoch: epochs.current }, segments, end, {
       onVisible: (endOffset, bytes) => {
         this.checkpointer.appended(bytes)
         this.signal.appended(endOffset, ctx.logger)
@@ -170,7 +172,10 @@ export class PartitionLog {
       const opened = await openLogDirectory(ctx, initialOffset)
       // A read-only open of a directory with no segments: an empty log.
       const segments = new SegmentList(opened.segments.length > 0 ? opened.segments : [new Segment(ctx, initialOffset)])
-      const log = new PartitionLog(dir, ctx, resolved, segments, opened.end, lock)
+      const epochs = await EpochHistory.load(ctx.io, dir, segments.first.baseOffset)
+      // Offsets past the recovered end may have been handed out before the crash: a new incarnation.
+      if (opened.recovered && !readOnly) await epochs.bump(ctx.io, dir, opened.end.nextOffset)
+      const log = new PartitionLog(dir, ctx, resolved, segments, opened.end, epochs, lock)
       if (!readOnly) await log.startWriting(opened.recovered)
       return log
     } catch (error) {
@@ -205,6 +210,24 @@ export class PartitionLog {
   /** The offset after the last record readers can see (the high watermark). */
   get endOffset(): number {
     return this.writer.highWatermark
+  }
+
+  /** The incarnation of the log now: it grows at every open that had to recover (epochs.ts). */
+  get epoch(): number {
+    return this.epochs.current
+  }
+
+  /** The incarnation that wrote `offset`. */
+  epochOf(offset: number): number {
+    return this.epochs.epochOf(offset)
+  }
+
+  /**
+   * Where this log diverged from what a reader saw who stopped at `offset` in `epoch`
+   * (records after it were lost in a crash and their offsets reused), or null.
+   */
+  divergence(offset: number, epoch: number): number | null {
+    return this.epochs.divergence(offset, epoch)
   }
 
   get segmentCount(): number {

@@ -19,6 +19,8 @@ export const SWAP_SUFFIX = '.swap'
 
 export const RECOVERY_CHECKPOINT_FILE = 'recovery-point.json'
 export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown.json'
+/** The partition's incarnations, one per unclean open (epochs.ts). */
+export const EPOCHS_FILE = 'epochs.json'
 /**
  * The writer's lock of a directory: a tiny LevelDB database whose `LOCK` file the kernel
  * holds for the writing process (see kernel-lock.ts). It alone decides who writes.
