@@ -11,7 +11,7 @@ import { integerIn, nonNegativeInteger } from '../validate.js'
  * Keys (utf8), chosen so that one group's keys are one contiguous range and a group's
  * offsets sort by topic, then partition:
  *   m!<group>                          → { v: 1, generation, updatedAt }
- *   o!<group>!<topic>!<partition:10>   → { v: 1, offset, metadata?, committedAt? }
+ *   o!<group>!<topic>!<partition:10>   → { v: 1, offset, metadata?, committedAt?, leaderEpoch? }
  * `<group>` escapes '%' as %25 and '!' as %21, so '!' always ends it; topic names hold
  * no '!'; partitions are zero-padded to 10 digits (int32) so they sort as numbers.
  *
@@ -31,6 +31,11 @@ export interface OffsetCommit {
   metadata?: string
   /** Milliseconds since the epoch, as the committer's clock saw it. */
   committedAt?: number
+  /**
+   * The log incarnation of the record before `offset` (Kafka's committed leader epoch),
+   * so that a resume can tell whether the log lost records behind the offset since.
+   */
+  leaderEpoch?: number
 }
 
 export interface CommittedOffset {
@@ -39,6 +44,8 @@ export interface CommittedOffset {
   offset: number
   metadata: string | null
   committedAt: number | null
+  /** Null for commits made without one (admin resets, versions before epochs). */
+  leaderEpoch: number | null
 }
 
 export interface GroupMeta {
@@ -52,6 +59,7 @@ interface StoredOffset {
   offset: number
   metadata?: string
   committedAt?: number
+  leaderEpoch?: number
 }
 
 interface StoredMeta {
@@ -84,6 +92,7 @@ function checkCommit(entry: OffsetCommit, index: number): void {
   checkTopicName(entry.topic)
   integerIn(`${at}.partition`, entry.partition, 0, MAX_PARTITION)
   nonNegativeInteger(`${at}.offset`, entry.offset)
+  if (entry.leaderEpoch !== undefined) nonNegativeInteger(`${at}.leaderEpoch`, entry.leaderEpoch)
   if (entry.metadata !== undefined && Buffer.byteLength(entry.metadata) > MAX_COMMIT_METADATA_BYTES) {
     throw invalidArgument(`${at}.metadata`, `is longer than ${MAX_COMMIT_METADATA_BYTES} bytes`)
   }
@@ -148,6 +157,7 @@ export class OffsetStore {
       const value: StoredOffset = { v: VALUE_VERSION, offset: entry.offset }
       if (entry.metadata !== undefined) value.metadata = entry.metadata
       if (entry.committedAt !== undefined) value.committedAt = entry.committedAt
+      if (entry.leaderEpoch !== undefined) value.leaderEpoch = entry.leaderEpoch
       return { type: 'put' as const, key: offsetKey(group, entry.topic, entry.partition), value }
     })
     await this.write('committing offsets of group', group, () => this.db.batch(ops, SYNCED))
@@ -250,6 +260,7 @@ export class OffsetStore {
       offset: stored.offset!,
       metadata: stored.metadata ?? null,
       committedAt: stored.committedAt ?? null,
+      leaderEpoch: Number.isSafeInteger(stored.leaderEpoch) ? stored.leaderEpoch! : null,
     }
   }
 

@@ -10,7 +10,7 @@ describe('OffsetStore', () => {
     const dir = path.join(tempDir(), 'groups')
     const store = await OffsetStore.open(dir)
     await store.commit('workers', [
-      { topic: 'orders', partition: 10, offset: 7, metadata: 'm', committedAt: 1000 },
+      { topic: 'orders', partition: 10, offset: 7, metadata: 'm', committedAt: 1000, leaderEpoch: 3 },
       { topic: 'orders', partition: 2, offset: 42 },
       { topic: 'audit', partition: 0, offset: 3 },
     ])
@@ -21,9 +21,9 @@ describe('OffsetStore', () => {
 
     const reopened = await OffsetStore.open(dir)
     expect(await reopened.fetch('workers')).toEqual([
-      { topic: 'audit', partition: 0, offset: 3, metadata: null, committedAt: null },
-      { topic: 'orders', partition: 2, offset: 40, metadata: null, committedAt: null },
-      { topic: 'orders', partition: 10, offset: 7, metadata: 'm', committedAt: 1000 },
+      { topic: 'audit', partition: 0, offset: 3, metadata: null, committedAt: null, leaderEpoch: null },
+      { topic: 'orders', partition: 2, offset: 40, metadata: null, committedAt: null, leaderEpoch: null },
+      { topic: 'orders', partition: 10, offset: 7, metadata: 'm', committedAt: 1000, leaderEpoch: 3 },
     ])
     expect((await reopened.fetch('workers', 'orders')).map((o) => o.partition)).toEqual([2, 10])
     expect(await reopened.fetch('email')).toHaveLength(1)
@@ -41,7 +41,7 @@ describe('OffsetStore', () => {
       await store.saveGroupMeta(name, { generation: i, updatedAt: 0 })
     }
     for (const [i, name] of names.entries()) {
-      expect(await store.fetch(name), name).toEqual([{ topic: 't', partition: 0, offset: i, metadata: null, committedAt: null }])
+      expect(await store.fetch(name), name).toEqual([{ topic: 't', partition: 0, offset: i, metadata: null, committedAt: null, leaderEpoch: null }])
       expect((await store.loadGroupMeta(name))?.generation).toBe(i)
     }
     expect(await store.listGroups()).toEqual([...names].sort())
