@@ -3,6 +3,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { countingIO } from '../helpers/counting-io.js'
 import { expectCode } from '../helpers/expect-code.js'
+import { heldIO } from '../helpers/held-io.js'
 import { openLog } from '../helpers/open-log.js'
 import { readAll } from '../helpers/read-all.js'
 import { batchOf, plain, recordFor } from '../helpers/records.js'
@@ -137,19 +138,14 @@ describe('partition log: flush policies', () => {
   })
 
   it("'always' makes records visible to readers only after their fdatasync", async () => {
-    const io = countingIO()
-    let releaseSync: () => void = () => undefined
-    const gate = new Promise<void>((resolve) => {
-      releaseSync = resolve
-    })
-    const gated = { ...io, fdatasync: async (fd: number) => (await gate, io.fdatasync(fd)) }
-    const log = await openLog(tempDir(), { flush: 'always', io: gated })
+    const io = heldIO()
+    const log = await openLog(tempDir(), { flush: 'always', io })
+    const held = io.hold('fdatasync', '.log')
     const appended = log.append(batchOf(0, 2))
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    expect(io.count('writev', '.log')).toBe(1) // written, not yet synced
+    await held.entered // written, its fdatasync not yet done
     expect(log.endOffset).toBe(0)
     expect((await log.read(0)).records).toEqual([])
-    releaseSync()
+    held.release()
     await appended
     expect(log.endOffset).toBe(2)
     expect((await log.read(0)).records.length).toBe(2)
@@ -165,12 +161,15 @@ describe('partition log: flush policies', () => {
     await never.close()
 
     const timed = countingIO()
-    const interval = await openLog(tempDir(), { flush: { intervalMs: 20 }, io: timed })
+    const timers = new Map<number, () => void>()
+    const scheduler = { every: (ms: number, task: () => void) => (timers.set(ms, task), () => timers.delete(ms)) }
+    const interval = await openLog(tempDir(), { flush: { intervalMs: 20 }, io: timed, scheduler })
     timed.reset()
     for (let i = 0; i < 10; i++) await interval.append([recordFor(i)])
     expect(timed.count('fdatasync', '.log')).toBe(0)
-    await new Promise((resolve) => setTimeout(resolve, 80))
-    expect(timed.count('fdatasync', '.log')).toBeGreaterThanOrEqual(1)
+    timers.get(20)!() // the interval passes
+    await interval.flush() // waits for the timer's fsync (one path: it shares it)
+    expect(timed.count('fdatasync', '.log')).toBe(1)
     await interval.close()
   })
 
