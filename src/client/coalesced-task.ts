@@ -1,22 +1,38 @@
+import { Coalesced } from '../concurrency/coalesced.js'
+
 /**
- * An async task that runs one at a time: asked for while it runs, it runs once more
- * afterwards (however often it was asked), so a burst of requests costs two runs.
+ * Coalesced work run in the background for an owner that stops (a consumer's join and
+ * heartbeat, its automatic commits): a request returns at once, a failure goes to
+ * `onError`, no run starts once the owner has stopped, and a run may be asked for later —
+ * whatever asks meanwhile shares it.
  */
 export class CoalescedTask {
-  private runningNow: Promise<void> | null = null
-  private again = false
+  private readonly runs: Coalesced
   private timer: NodeJS.Timeout | null = null
 
   constructor(
-    private readonly task: () => Promise<void>,
-    private readonly onError: (error: unknown) => void,
+    task: () => Promise<void>,
+    onError: (error: unknown) => void,
     /** Once true, no new run starts. */
     private readonly stopped: () => boolean,
-  ) {}
+  ) {
+    this.runs = new Coalesced(async () => {
+      if (stopped()) return
+      try {
+        await task()
+      } catch (error) {
+        onError(error)
+      }
+    })
+  }
 
-  /** The run in progress, if any. */
+  /** The run in progress, if any (it never rejects). */
   get running(): Promise<void> | null {
-    return this.runningNow
+    return this.runs.running
+  }
+
+  request(): void {
+    if (!this.stopped()) void this.runs.request()
   }
 
   /** Requests a run in `ms`, unless one is already due: whatever asks meanwhile shares it. */
@@ -32,23 +48,5 @@ export class CoalescedTask {
   cancelLater(): void {
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
-  }
-
-  request(): void {
-    if (this.stopped()) return
-    if (this.runningNow !== null) {
-      this.again = true
-      return
-    }
-    this.runningNow = (async () => {
-      do {
-        this.again = false
-        await this.task()
-      } while (this.again && !this.stopped())
-    })()
-      .catch((error: unknown) => this.onError(error))
-      .finally(() => {
-        this.runningNow = null
-      })
   }
 }

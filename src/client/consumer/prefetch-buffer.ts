@@ -1,5 +1,5 @@
-import { payloadBytes } from './bytes.js'
-import type { ConsumedRecord } from './reader.js'
+import { payloadBytes } from '../bytes.js'
+import type { ConsumedRecord } from '../reader.js'
 
 /** Records of one partition read ahead, in offset order, as one read returned them. */
 export interface FetchedChunk {
