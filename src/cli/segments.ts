@@ -4,14 +4,24 @@ import { Command } from 'commander'
 import { SpoolError } from '../errors.js'
 import { DEFAULT_MAX_BATCH_BYTES } from '../limits.js'
 import type { StoredRecord } from '../record/types.js'
+import type { FlushPolicy } from '../storage/flush-policy.js'
 import { nodeIO } from '../storage/io.js'
-import { INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, parseSegmentFileName } from '../storage/paths.js'
+import { readLogPosition } from '../storage/log-files.js'
+import { stderrLogger } from '../storage/logger.js'
+import { CLEAN_SHUTDOWN_FILE, INDEX_SUFFIX, LOG_SUFFIX, RECOVERY_CHECKPOINT_FILE, TIME_INDEX_SUFFIX, parseSegmentFileName } from '../storage/paths.js'
+import { type QuarantinedRange, describeRange, readQuarantineRecord } from '../storage/quarantine-record.js'
+import { type DamageVerdict, judgeDamage } from '../storage/recovery.js'
 import { type BatchReport, type LogReport, inspectIndex, inspectLog } from '../storage/segment-inspector.js'
-import { parsePartitionDir } from '../topics/catalog.js'
+import { partitionDirs, segmentLogs, topicConfigOf } from './partition-dirs.js'
 import { Progress } from './progress.js'
+import { repairCommand } from './segments-repair.js'
 import { type CliStreams, type GlobalOptions, base64OrNull, humanBytes, isoTime, showBytes, table, writeJson, writeLine } from './output.js'
 
-/** `spool segments dump|index|verify`: read-only inspection of segment files. */
+/**
+ * `spool segments dump|index|verify|repair`: inspection of segment files (read-only, safe
+ * beside a running application), and the one command that changes them: `repair`, a dry
+ * run unless told --execute, which then takes the writer's lock.
+ */
 
 function baseOffsetOf(file: string): number {
   const parsed = parseSegmentFileName(path.basename(file))
@@ -82,7 +92,12 @@ function printDump(out: CliStreams, file: string, report: LogReport): void {
       writeLine(out.stdout, `    offset ${record.offset}  ${isoTime(record.timestamp)}  key=${showBytes(record.key)}  value=${showBytes(record.value)}${headerText === '' ? '' : `  headers: ${headerText}`}`)
     }
   })
+  for (const stretch of report.skipped) writeLine(out.stdout, `damaged bytes ${stretch.position}..${stretch.end - 1}: ${stretch.why}`)
   if (report.unreadable !== null) writeLine(out.stdout, `unreadable from byte ${report.unreadable.position}: ${report.unreadable.why}`)
+}
+
+function damaged(report: LogReport): boolean {
+  return report.batches.some((b) => !b.ok) || report.skipped.length > 0 || report.unreadable !== null
 }
 
 function dumpCommand(out: CliStreams, globals: () => GlobalOptions): Command {
@@ -94,9 +109,12 @@ function dumpCommand(out: CliStreams, globals: () => GlobalOptions): Command {
       requireFile(file)
       baseOffsetOf(file)
       const report = await inspectLog(nodeIO, file, logOptions(options.records === true))
-      if (globals().json) writeJson(out.stdout, { file, sizeBytes: report.sizeBytes, batches: report.batches.map(batchJson), unreadable: report.unreadable })
-      else printDump(out, file, report)
-      if (report.batches.some((b) => !b.ok) || report.unreadable !== null) process.exitCode = 1
+      if (globals().json) {
+        writeJson(out.stdout, { file, sizeBytes: report.sizeBytes, batches: report.batches.map(batchJson), skipped: report.skipped, unreadable: report.unreadable })
+      } else {
+        printDump(out, file, report)
+      }
+      if (damaged(report)) process.exitCode = 1
     })
 }
 
@@ -131,35 +149,45 @@ interface Problem {
   position: number
   offset: number | null
   why: string
-  /** A torn tail of a partition's last segment: what recovery truncates after a crash. */
+  /** What recovery makes of it (recovery.ts, judgeDamage); null for an index problem (indexes are rebuilt). */
+  verdict: DamageVerdict | null
+  /** A tail recovery truncates on the next open (a torn tail, or an unflushed one), not corruption. */
   tornTail: boolean
 }
 
-/** The partition directories a verify target names: a partition dir, a data dir, or a topic. */
-function partitionDirs(target: string | undefined, dataDir: string): string[] {
-  const isPartitionDir = (dir: string): boolean => fs.readdirSync(dir).some((name) => name.endsWith(LOG_SUFFIX))
-  const partitionsIn = (dir: string): string[] =>
-    fs
-      .readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isDirectory() && parsePartitionDir(e.name) !== null)
-      .map((e) => path.join(dir, e.name))
-      .sort()
-  if (target !== undefined && fs.existsSync(target) && fs.statSync(target).isDirectory()) {
-    return isPartitionDir(target) ? [target] : partitionsIn(target)
-  }
-  if (!fs.existsSync(dataDir)) throw new SpoolError('INVALID_ARGUMENT', `the data directory ${dataDir} does not exist`, { details: { field: 'data-dir' } })
-  const all = partitionsIn(dataDir)
-  if (target === undefined) return all
-  const mine = all.filter((dir) => parsePartitionDir(path.basename(dir))?.topic === target)
-  if (mine.length === 0) throw new SpoolError('UNKNOWN_TOPIC', `no partition of topic "${target}" in ${dataDir}`, { details: { topic: target } })
-  return mine
+/** What recovery would know of a partition directory at its next open (recovery.ts). */
+interface PartitionFacts {
+  flush: FlushPolicy
+  /** The clean-shutdown marker matches the last segment: the open scans nothing. */
+  cleanShutdown: boolean
+  recoveryPoint: { segmentBase: number; position: number } | null
+  sizes: number[]
 }
 
-function segmentLogs(dir: string): string[] {
-  return fs
-    .readdirSync(dir)
-    .filter((name) => name.endsWith(LOG_SUFFIX) && parseSegmentFileName(name) !== null)
-    .sort()
+async function partitionFacts(dir: string, logs: string[]): Promise<PartitionFacts> {
+  const sizes = logs.map((name) => fs.statSync(path.join(dir, name)).size)
+  const bases = logs.map((name) => parseSegmentFileName(name)!.baseOffset)
+  const marker = await readLogPosition(nodeIO, path.join(dir, CLEAN_SHUTDOWN_FILE))
+  const point = await readLogPosition(nodeIO, path.join(dir, RECOVERY_CHECKPOINT_FILE))
+  return {
+    flush: (await topicConfigOf(dir))?.flush ?? 'always',
+    cleanShutdown: marker !== null && marker.segmentBase === bases.at(-1) && marker.position === sizes.at(-1),
+    recoveryPoint: point !== null && bases.includes(point.segmentBase) ? point : null,
+    sizes,
+  }
+}
+
+/** Damage at `position` of segment `i`: corruption, or a tail the next open truncates? */
+function verdictOf(facts: PartitionFacts, logs: string[], i: number, position: number, report: LogReport): DamageVerdict {
+  const base = parseSegmentFileName(logs[i]!)!.baseOffset
+  const point = facts.recoveryPoint
+  return judgeDamage({
+    flush: facts.flush,
+    cleanShutdown: facts.cleanShutdown,
+    beforeRecoveryPoint: point !== null && (base < point.segmentBase || (base === point.segmentBase && position < point.position)),
+    laterSegmentHoldsData: facts.sizes.slice(i + 1).some((size) => size > 0),
+    validDataFollows: report.batches.some((b) => b.ok && b.position > position),
+  })
 }
 
 async function verifyPartition(
@@ -169,38 +197,62 @@ async function verifyPartition(
   progress: Progress,
 ): Promise<void> {
   const logs = segmentLogs(dir)
+  const facts = await partitionFacts(dir, logs)
+  const damage = (file: string, i: number, position: number, offset: number | null, why: string, report: LogReport): void => {
+    const verdict = verdictOf(facts, logs, i, position, report)
+    problems.push({ file, position, offset, why, verdict, tornTail: verdict !== 'corrupt' })
+  }
   for (const [i, name] of logs.entries()) {
     progress.update(totals.segments, path.join(path.basename(dir), name))
     const file = path.join(dir, name)
     const base = baseOffsetOf(file)
-    const last = i === logs.length - 1
     const nextLog = logs[i + 1]
     const offsetLimit = nextLog === undefined ? Infinity : baseOffsetOf(path.join(dir, nextLog))
     const report = await inspectLog(nodeIO, file, { ...logOptions(false), offsetLimit })
     totals.segments++
     totals.bytes += report.sizeBytes
-    for (const [b, batch] of report.batches.entries()) {
+    const offsetAfter = (position: number): number => {
+      const before = report.batches.filter((b) => b.ok && b.position < position).at(-1)
+      return before === undefined ? base : before.lastOffset + 1
+    }
+    for (const batch of report.batches) {
       totals.batches++
       totals.records += batch.header.recordCount
-      if (!batch.ok) {
-        const tail = last && b === report.batches.length - 1 && report.unreadable === null && !batch.crcOk
-        problems.push({ file, position: batch.position, offset: batch.header.baseOffset, why: batch.problem ?? 'damaged', tornTail: tail })
-      }
+      if (!batch.ok) damage(file, i, batch.position, batch.header.baseOffset, batch.problem ?? 'damaged', report)
     }
-    if (report.unreadable !== null) {
-      const offset = report.batches.at(-1)?.lastOffset
-      problems.push({ file, position: report.unreadable.position, offset: offset === undefined ? base : offset + 1, why: report.unreadable.why, tornTail: last })
-    }
+    for (const stretch of report.skipped) damage(file, i, stretch.position, offsetAfter(stretch.position), `${stretch.why} (bytes ${stretch.position}..${stretch.end - 1})`, report)
+    if (report.unreadable !== null) damage(file, i, report.unreadable.position, offsetAfter(report.unreadable.position), report.unreadable.why, report)
     for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
       const indexFile = file.slice(0, -LOG_SUFFIX.length) + suffix
       if (!fs.existsSync(indexFile)) continue // rebuilt from the log on open: not damage to data
       const index = await inspectIndex(nodeIO, indexFile, report, base)
-      if (index.problem !== null) problems.push({ file: indexFile, position: 0, offset: null, why: `${index.problem} (rebuilt on open)`, tornTail: false })
+      const rebuilt = { verdict: null, tornTail: false }
+      if (index.problem !== null) problems.push({ file: indexFile, position: 0, offset: null, why: `${index.problem} (rebuilt on open)`, ...rebuilt })
       for (const entry of index.entries.filter((e) => !e.ok)) {
-        problems.push({ file: indexFile, position: 0, offset: entry.offset, why: entry.why ?? 'bad entry', tornTail: false })
+        problems.push({ file: indexFile, position: 0, offset: entry.offset, why: entry.why ?? 'bad entry', ...rebuilt })
       }
     }
   }
+}
+
+const VERDICT_TEXT: Record<DamageVerdict, string> = {
+  corrupt: 'CORRUPT',
+  'torn-tail': 'torn tail',
+  'unflushed-tail': 'unflushed tail',
+}
+
+function problemLine(p: Problem): string {
+  const where = `${p.file}: at byte ${p.position}${p.offset === null ? '' : ` (offset ${p.offset})`}`
+  const label = p.verdict === null ? 'CORRUPT' : VERDICT_TEXT[p.verdict]
+  const after =
+    p.verdict === 'torn-tail'
+      ? ' — recovery truncates it on the next open'
+      : p.verdict === 'unflushed-tail'
+        ? ' — written after the last fsync of a topic that does not flush always; recovery truncates it on the next open'
+        : p.verdict === 'corrupt'
+          ? ' — `spool segments repair` moves it aside'
+          : ''
+  return `${label}: ${where}: ${p.why}${after}`
 }
 
 function verifyCommand(out: CliStreams, globals: () => GlobalOptions): Command {
@@ -211,18 +263,20 @@ function verifyCommand(out: CliStreams, globals: () => GlobalOptions): Command {
       const { dataDir, json } = globals()
       const dirs = partitionDirs(target, dataDir)
       const problems: Problem[] = []
+      const quarantined: Array<QuarantinedRange & { dir: string }> = []
       const totals = { segments: 0, batches: 0, records: 0, bytes: 0 }
       const progress = new Progress(out.stderr, 'verifying', dirs.reduce((sum, dir) => sum + segmentLogs(dir).length, 0))
-      for (const dir of dirs) await verifyPartition(dir, problems, totals, progress)
+      for (const dir of dirs) {
+        await verifyPartition(dir, problems, totals, progress)
+        for (const range of await readQuarantineRecord(nodeIO, dir, stderrLogger)) quarantined.push({ dir, ...range })
+      }
       progress.done()
       const corrupt = problems.filter((p) => !p.tornTail)
       if (json) {
-        writeJson(out.stdout, { ok: corrupt.length === 0, partitions: dirs.length, ...totals, problems })
+        writeJson(out.stdout, { ok: corrupt.length === 0, partitions: dirs.length, ...totals, problems, quarantined })
       } else {
-        for (const p of problems) {
-          const where = `${p.file}: at byte ${p.position}${p.offset === null ? '' : ` (offset ${p.offset})`}`
-          writeLine(out.stdout, `${p.tornTail ? 'torn tail' : 'CORRUPT'}: ${where}: ${p.why}${p.tornTail ? ' — recovery truncates it on the next open' : ''}`)
-        }
+        for (const p of problems) writeLine(out.stdout, problemLine(p))
+        for (const q of quarantined) writeLine(out.stdout, `quarantined: ${q.dir}: ${describeRange(q)}`)
         const summary = `${dirs.length} partitions, ${totals.segments} segments, ${totals.batches} batches, ${totals.records} records, ${humanBytes(totals.bytes)}`
         writeLine(out.stdout, corrupt.length === 0 ? `verified ${summary}: OK` : `verified ${summary}: ${corrupt.length} CORRUPT`)
       }
@@ -232,8 +286,9 @@ function verifyCommand(out: CliStreams, globals: () => GlobalOptions): Command {
 
 export function segmentsCommand(out: CliStreams, globals: () => GlobalOptions): Command {
   return new Command('segments')
-    .description('inspect segment files (read-only: safe while an application writes)')
+    .description('inspect segment files (read-only: safe while an application writes), and repair damaged ones')
     .addCommand(dumpCommand(out, globals))
     .addCommand(indexCommand(out, globals))
     .addCommand(verifyCommand(out, globals))
+    .addCommand(repairCommand(out, globals))
 }

@@ -6,7 +6,7 @@ import type { StoredRecord } from '../record/types.js'
 import { fsyncDirectory, writeFileDurable, writeFully } from './atomic-file.js'
 import { isMissing } from './io.js'
 import { CLEANED_SUFFIX, SWAP_SUFFIX, type SegmentPaths } from './paths.js'
-import { Segment, type SegmentContext } from './segment.js'
+import { type IndexedBatch, Segment, type SegmentContext } from './segment.js'
 import { type BatchVisit, corruptBatchError, readSegmentBatches } from './segment-reader.js'
 
 /**
@@ -28,7 +28,7 @@ import { type BatchVisit, corruptBatchError, readSegmentBatches } from './segmen
  *   only ever dropped by a later step, so a value can never reappear.
  *
  * The files of one clean, and how a crash at any point is finished or undone (the policy
- * lives in recovery.ts):
+ * lives in recovery.ts); a repair (quarantine.ts) rewrites a segment through the same steps:
  *   1. write `<base>.log.cleaned`, `.index.cleaned`, `.timeindex.cleaned`; fsync each;
  *   2. rename the two index files to `.swap`, fsync the directory;
  *   3. rename `.log.cleaned` to `.log.swap`, fsync the directory: the commit point;
@@ -207,30 +207,33 @@ export interface CleanedSegment {
   tombstonesRemoved: number
 }
 
+/** Hands one whole batch to the copy being written, with what the index needs to know of it. */
+export type PlaceBatch = (bytes: Buffer, batch: IndexedBatch) => Promise<void>
+
 /**
- * Step 1: writes the cleaned copy of the loaded, sealed segment `old` beside it, indexed
- * by the same rule as appends, and fsyncs it. On failure nothing is left behind.
+ * Step 1 of any rewrite of a segment (a clean here, a repair in quarantine.ts): writes
+ * `<base>.log.cleaned` from the batches `fill` places, in order, indexed by the same rule
+ * as appends, fsyncs it, then writes and fsyncs `.index.cleaned` and `.timeindex.cleaned`.
+ * The copy is sealed. On failure nothing is left behind. Steps 2–4 (commitCleaned,
+ * installSwap) are the same for every rewrite.
  */
-export async function writeCleanedSegment(
+export async function writeSegmentAside(
   ctx: SegmentContext,
-  old: Segment,
-  map: KeyMap,
+  baseOffset: number,
+  fill: (place: PlaceBatch) => Promise<void>,
   onPhase: (phase: CompactionPhase) => Promise<void>,
-): Promise<CleanedSegment> {
-  const aside = cleanedPaths(old.paths)
-  const segment = new Segment(ctx, old.baseOffset)
+): Promise<Segment> {
+  const segment = new Segment(ctx, baseOffset)
+  const aside = cleanedPaths(segment.paths)
   try {
     segment.fd = await ctx.io.open(aside.log, 'w+')
   } catch (error) {
     throw ioError('creating', aside.log, error)
   }
-  let recordsRemoved = 0
-  let tombstonesRemoved = 0
   try {
     let pending: Buffer[] = []
     let pendingBytes = 0
     let written = 0
-    let position = 0
     const flush = async (): Promise<void> => {
       if (pendingBytes === 0) return
       try {
@@ -242,13 +245,45 @@ export async function writeCleanedSegment(
       pending = []
       pendingBytes = 0
     }
-    const place = (bytes: Buffer, baseOffset: number, lastOffset: number, maxTimestamp: number): void => {
-      segment.indexBatch(position, { baseOffset, lastOffset, maxTimestamp, sizeBytes: bytes.length })
+    await fill(async (bytes, batch) => {
+      segment.indexBatch(written + pendingBytes, batch)
       pending.push(bytes)
       pendingBytes += bytes.length
-      position += bytes.length
+      if (pendingBytes >= SCAN_CHUNK_BYTES) await flush()
+    })
+    await flush()
+    try {
+      await ctx.io.fdatasync(segment.fd)
+    } catch (error) {
+      throw ioError('fsync of', aside.log, error)
     }
-    await forEachBatchChunk(old, old.sizeBytes, Number.MAX_SAFE_INTEGER, ctx.maxBatchBytes, async (batches) => {
+    await onPhase('cleaned-log-written')
+    segment.sizeBytes = written
+    segment.visibleBytes = written
+    segment.seal()
+    segment.markLoaded()
+    await writeFileDurable(ctx.io, aside.index, segment.offsetIndex.encode(0, segment.offsetIndex.entries.length))
+    await writeFileDurable(ctx.io, aside.timeIndex, segment.timeIndex.encode(0, segment.timeIndex.entries.length))
+    await onPhase('cleaned-written')
+    return segment
+  } catch (error) {
+    await segment.close().catch(() => undefined)
+    await removeFiles(ctx, [aside.log, aside.index, aside.timeIndex])
+    throw error
+  }
+}
+
+/** Step 1 of a clean: the cleaned copy of the loaded, sealed segment `old`, beside it. */
+export async function writeCleanedSegment(
+  ctx: SegmentContext,
+  old: Segment,
+  map: KeyMap,
+  onPhase: (phase: CompactionPhase) => Promise<void>,
+): Promise<CleanedSegment> {
+  let recordsRemoved = 0
+  let tombstonesRemoved = 0
+  const fill = (place: PlaceBatch): Promise<void> =>
+    forEachBatchChunk(old, old.sizeBytes, Number.MAX_SAFE_INTEGER, ctx.maxBatchBytes, async (batches) => {
       for (const batch of batches) {
         const records = decodeAll(old, batch)
         const kept: StoredRecord[] = []
@@ -276,31 +311,13 @@ export async function writeCleanedSegment(
         recordsRemoved += records.length - kept.length
         tombstonesRemoved += expired
         if (kept.length === 0) continue // the batch disappears: a gap
-        if (reencoded === null) place(buf.subarray(at, at + header.sizeBytes), header.baseOffset, lastOffset, header.maxTimestamp)
-        else place(reencoded.bytes, header.baseOffset, lastOffset, reencoded.maxTimestamp)
+        const bytes = reencoded === null ? buf.subarray(at, at + header.sizeBytes) : reencoded.bytes
+        const maxTimestamp = reencoded === null ? header.maxTimestamp : reencoded.maxTimestamp
+        await place(bytes, { baseOffset: header.baseOffset, lastOffset, maxTimestamp, sizeBytes: bytes.length })
       }
-      await flush()
     })
-    await flush()
-    try {
-      await ctx.io.fdatasync(segment.fd)
-    } catch (error) {
-      throw ioError('fsync of', aside.log, error)
-    }
-    await onPhase('cleaned-log-written')
-    segment.sizeBytes = position
-    segment.visibleBytes = position
-    segment.seal()
-    segment.markLoaded()
-    await writeFileDurable(ctx.io, aside.index, segment.offsetIndex.encode(0, segment.offsetIndex.entries.length))
-    await writeFileDurable(ctx.io, aside.timeIndex, segment.timeIndex.encode(0, segment.timeIndex.entries.length))
-    await onPhase('cleaned-written')
-    return { segment, recordsRemoved, tombstonesRemoved }
-  } catch (error) {
-    await segment.close().catch(() => undefined)
-    await removeFiles(ctx, [aside.log, aside.index, aside.timeIndex])
-    throw error
-  }
+  const segment = await writeSegmentAside(ctx, old.baseOffset, fill, onPhase)
+  return { segment, recordsRemoved, tombstonesRemoved }
 }
 
 async function removeFiles(ctx: SegmentContext, files: string[]): Promise<void> {

@@ -3,6 +3,7 @@ import { DEFAULT_READ_MAX_BYTES, SCAN_CHUNK_BYTES } from '../limits.js'
 import { MalformedBatchError, decodeRecords, forEachRecordTime, lastOffsetOf } from '../record/batch-decoder.js'
 import type { RecordLabel, StoredRecord } from '../record/types.js'
 import { integerIn, nonNegativeInteger } from '../validate.js'
+import type { QuarantineGaps } from './quarantine-record.js'
 import type { Segment, SegmentContext } from './segment.js'
 import type { SegmentList } from './segment-list.js'
 import { type BatchVisit, StaleIndexError, corruptBatchError, readSegmentBatches } from './segment-reader.js'
@@ -22,12 +23,15 @@ import { type BatchVisit, StaleIndexError, corruptBatchError, readSegmentBatches
  *   file, position and offset. An index entry that points at the wrong batch is rebuilt
  *   once from the log (indexes are disposable), then the read is tried again;
  * - a read that starts inside the log returns at least one batch unless it is at the end;
- *   compaction gaps are stepped over, never reported as the end.
+ *   compaction gaps are stepped over, never reported as the end; a gap left by
+ *   `spool segments repair` is stepped over too, with a warning the first time.
  */
 export interface ReadView {
   readonly ctx: SegmentContext
   readonly segments: SegmentList
   readonly maxBatchBytes: number
+  /** Ranges a repair quarantined: a read across one is warned about, once. */
+  readonly gaps: QuarantineGaps
   /** The offset after the last visible record. */
   highWatermark(): number
   /** Throws CLOSED once the partition is closed: a read in progress stops at its next segment. */
@@ -89,6 +93,7 @@ export class LogReader {
       if (taken.full) break
       segment = segments.after(segment.baseOffset)
     }
+    this.view.gaps.noteRead(fromOffset, nextOffset)
     return { records, nextOffset }
   }
 

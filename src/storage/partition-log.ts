@@ -17,6 +17,7 @@ import { Checkpointer } from './checkpointer.js'
 import type { CompactionOptions, CompactionStats } from './cleaner.js'
 import { type DirLock, acquireDirLock } from './dir-lock.js'
 import { EpochHistory } from './epochs.js'
+import { type QuarantinedRange, QuarantineGaps } from './quarantine-record.js'
 import { type FlushPolicy, checkFlushPolicy } from './flush-policy.js'
 import { type StorageIO, nodeIO } from './io.js'
 import { type LogPosition, encodeLogPosition } from './log-files.js'
@@ -113,6 +114,7 @@ export class PartitionLog {
     private readonly segments: SegmentList,
     end: LogPosition,
     private readonly epochs: EpochHistory,
+    private readonly gaps: QuarantineGaps,
     private readonly lock: DirLock | null,
   ) {
     this.writer = new LogWriter(ctx, { ...options, epoch: epochs.current }, segments, end, {
@@ -131,6 +133,7 @@ export class PartitionLog {
       ctx,
       segments,
       maxBatchBytes: options.maxBatchBytes,
+      gaps,
       highWatermark: () => this.writer.highWatermark,
       checkReadable: () => this.checkReadable(),
       rebuildActive: (task) => this.writer.whileNotWriting(task),
@@ -169,13 +172,14 @@ export class PartitionLog {
     const lock = !readOnly && (options.lock ?? true) ? await acquireDirLock(dir, ctx.io) : null
     try {
       const initialOffset = options.initialOffset === undefined ? 0 : nonNegativeInteger('initialOffset', options.initialOffset)
-      const opened = await openLogDirectory(ctx, initialOffset)
+      const opened = await openLogDirectory(ctx, initialOffset, { flush: resolved.flush })
       // A read-only open of a directory with no segments: an empty log.
       const segments = new SegmentList(opened.segments.length > 0 ? opened.segments : [new Segment(ctx, initialOffset)])
       const epochs = await EpochHistory.load(ctx.io, dir, segments.first.baseOffset)
       // Offsets past the recovered end may have been handed out before the crash: a new incarnation.
       if (opened.recovered && !readOnly) await epochs.bump(ctx.io, dir, opened.end.nextOffset)
-      const log = new PartitionLog(dir, ctx, resolved, segments, opened.end, epochs, lock)
+      const gaps = await QuarantineGaps.load(ctx.io, dir, ctx.logger)
+      const log = new PartitionLog(dir, ctx, resolved, segments, opened.end, epochs, gaps, lock)
       if (!readOnly) await log.startWriting(opened.recovered)
       return log
     } catch (error) {
@@ -228,6 +232,11 @@ export class PartitionLog {
    */
   divergence(offset: number, epoch: number): number | null {
     return this.epochs.divergence(offset, epoch)
+  }
+
+  /** Offset ranges that `spool segments repair` moved out of the log (reads skip them, with a warning). */
+  get quarantined(): readonly QuarantinedRange[] {
+    return this.gaps.ranges
   }
 
   get segmentCount(): number {

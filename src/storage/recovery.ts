@@ -1,10 +1,11 @@
-import { ioError } from '../errors.js'
+import { SpoolError, ioError } from '../errors.js'
 import { readBatchHeader } from '../record/batch-decoder.js'
 import { BATCH_HEADER_BYTES } from '../record/batch-format.js'
 import { fsyncDirectory } from './atomic-file.js'
+import type { FlushPolicy } from './flush-policy.js'
 import type { LogPosition } from './log-files.js'
 import { readLogPosition } from './log-files.js'
-import { scanBatches } from './log-scanner.js'
+import { type FoundBatch, type ScanResult, findValidBatch, scanBatches } from './log-scanner.js'
 import { installSwap } from './cleaner.js'
 import {
   CLEAN_SHUTDOWN_FILE,
@@ -22,26 +23,51 @@ import path from 'node:path'
  *
  * - Segments are found by their `.log` files. Index files without a log, and files left
  *   aside by an interrupted atomic write (`*.tmp`), are removed.
- * - A compaction interrupted by a crash (the steps are in cleaner.ts) is finished or
- *   undone, segment by segment, before anything else: `<base>.log.swap` is its commit
- *   point. If it exists, the `.index.swap`, `.timeindex.swap` and then `.log.swap` of that
- *   segment are renamed over the originals (an index `.swap` already gone was renamed
- *   before the crash). Otherwise the clean never committed and the original segment is
- *   whole: its `.swap` index files are deleted. Every `*.cleaned` file is deleted. A
- *   retention that deleted some files of a segment leaves index files without a `.log`,
- *   removed as above.
+ * - A compaction or a repair interrupted by a crash (the steps are in cleaner.ts) is
+ *   finished or undone, segment by segment, before anything else: `<base>.log.swap` is
+ *   its commit point. If it exists, the `.index.swap`, `.timeindex.swap` and then
+ *   `.log.swap` of that segment are renamed over the originals (an index `.swap` already
+ *   gone was renamed before the crash). Otherwise the rewrite never committed and the
+ *   original segment is whole: its `.swap` index files are deleted. Every `*.cleaned`
+ *   file is deleted. A retention that deleted some files of a segment leaves index files
+ *   without a `.log`, removed as above.
  * - After a clean shutdown (clean-shutdown.json matches the last segment), nothing is
  *   scanned: the last segment's indexes are read from disk, sealed ones lazily.
  * - Otherwise recovery starts at the recovery point (recovery-point.json), or at the
  *   first segment if there is none usable. From there every batch is checked (a whole
- *   header, our magic, a length inside the file, offsets not going back, the CRC). At
- *   the first batch that fails, the log is truncated there and later segments are
- *   deleted: under flush 'always' nothing acknowledged lies past that point, because an
- *   append is acknowledged only after the fsync that covers it. The indexes of what was
- *   scanned are rebuilt. Sealed segments before the recovery point are not read.
- * - Read-only opens (inspection) change nothing: they stop serving at the same point, and
- *   serve a segment whose clean was interrupted from its original files (the same
- *   records at the same offsets, and the ones the clean would drop).
+ *   header, our magic, a length inside the file, offsets in order, the CRC). Sealed
+ *   segments before the recovery point are not read: what lies before it was fsynced.
+ *   Nothing is changed until the whole scan is done and judged.
+ * - At the first batch that fails, recovery must tell a torn tail (a write the crash cut
+ *   short, never acknowledged under flush 'always': an append is acknowledged only after
+ *   the fsync that covers it) from damage to data that may have been acknowledged. Only
+ *   a tail that runs to the end of the log is torn. `judgeDamage` decides, in this order:
+ *   (a) if any later segment holds a byte, the damage is corruption: the writer starts a
+ *       segment only after the one before it is fsynced whole (under every flush policy),
+ *       so no crash can tear a segment that has a successor with data;
+ *   (b) inside the last segment: if a whole, CRC-valid batch whose offsets continue the
+ *       log lies anywhere after the damage (right after the damaged batch when its length
+ *       is intact, or found further on by trying every byte position), it is corruption —
+ *       except under a flush policy other than 'always', where bytes past the last fsync
+ *       were never promised and the disk may have written their pages out of order: there
+ *       the tail is cut at the damage, with a warning that says what valid data it drops;
+ *   (c) otherwise it is a torn tail: the log is truncated at the end of the last whole,
+ *       CRC-valid batch, and later segments, all empty by (a), are deleted.
+ *   Corruption is refused: the open fails with CORRUPT_BATCH naming the file, the byte
+ *   position and the offset, changes nothing, and points at `spool segments repair`,
+ *   which moves the damaged bytes aside explicitly (quarantine.ts). Recovery never
+ *   deletes a segment that holds data, nor truncates on a guess.
+ *   The search of (b) stays within the bound of the scan: it reads only the rest of the
+ *   damaged segment, once (bytes past the recovery point, which a scan of an undamaged
+ *   log would have read anyway), and computes a CRC only where a whole header passes
+ *   every check. A caveat of (b): under 'always', pages of one unacknowledged group
+ *   commit written out of order by the disk are refused too (a person runs the repair);
+ *   truncating instead would risk acknowledged data, which contract 1 forbids.
+ * - The indexes of what was scanned are rebuilt.
+ * - Read-only opens (inspection) change nothing: they refuse the same corruption, stop
+ *   serving at the same torn tail, and serve a segment whose rewrite was interrupted from
+ *   its original files (the same records at the same offsets, and the ones a clean would
+ *   drop).
  */
 export interface OpenedLog {
   segments: Segment[]
@@ -49,6 +75,37 @@ export interface OpenedLog {
   end: LogPosition
   /** Whether the directory needed recovery (it was not shut down cleanly). */
   recovered: boolean
+}
+
+export interface RecoveryOptions {
+  /** The partition's flush policy: what a crash may have left unwritten (policy (b)). */
+  flush: FlushPolicy
+}
+
+/** What a damaged stretch of log is, by the policy above. */
+export type DamageVerdict = 'corrupt' | 'torn-tail' | 'unflushed-tail'
+
+export interface DamageFacts {
+  /** A segment after the damaged one has at least one byte. */
+  laterSegmentHoldsData: boolean
+  /** A whole, CRC-valid batch that continues the offsets lies after the damage in its segment. */
+  validDataFollows: boolean
+  flush: FlushPolicy
+  /**
+   * Facts an inspection knows and a recovery never meets: damage before the recovery
+   * point, or in a directory shut down cleanly, is never scanned by an open, so it can
+   * only be corruption (those bytes were fsynced).
+   */
+  cleanShutdown?: boolean
+  beforeRecoveryPoint?: boolean
+}
+
+/** The recovery policy (a), (b), (c) of the comment above, for recovery and `segments verify` alike. */
+export function judgeDamage(facts: DamageFacts): DamageVerdict {
+  if (facts.cleanShutdown === true || facts.beforeRecoveryPoint === true) return 'corrupt'
+  if (facts.laterSegmentHoldsData) return 'corrupt' // (a)
+  if (!facts.validDataFollows) return 'torn-tail' // (c)
+  return facts.flush === 'always' ? 'corrupt' : 'unflushed-tail' // (b)
 }
 
 function emptyPosition(baseOffset: number): LogPosition {
@@ -148,7 +205,7 @@ async function openClean(ctx: SegmentContext, segments: Segment[], marker: LogPo
   return { segments, end: marker, recovered: false }
 }
 
-async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosition | null): Promise<OpenedLog> {
+async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosition | null, options: RecoveryOptions): Promise<OpenedLog> {
   const { logger } = ctx
   let startIndex = 0
   let start = emptyPosition(segments[0]!.baseOffset)
@@ -162,43 +219,46 @@ async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosit
     }
   }
 
-  let expectedOffset = start.nextOffset
-  for (let i = startIndex; i < segments.length; i++) {
-    const segment = segments[i]!
-    await openActiveFd(ctx, segment)
-    let from = i === startIndex ? start.position : 0
-    if (from > 0 && (from > segment.sizeBytes || (await segment.loadIndexFiles()) !== null)) {
-      // The recovery point cannot be trusted with this file: scan the segment whole.
-      from = 0
-      expectedOffset = segment.baseOffset
+  const scanned: Segment[] = []
+  try {
+    let expectedOffset = start.nextOffset
+    for (let i = startIndex; i < segments.length; i++) {
+      const segment = segments[i]!
+      await openActiveFd(ctx, segment)
+      scanned.push(segment)
+      let from = i === startIndex ? start.position : 0
+      if (from > 0 && (from > segment.sizeBytes || (await segment.loadIndexFiles()) !== null)) {
+        // The recovery point cannot be trusted with this file: scan the segment whole.
+        from = 0
+        expectedOffset = segment.baseOffset
+      }
+      if (from > 0) segment.trimIndexesTo(from, expectedOffset, start.maxTimestamp)
+      else segment.resetIndexes()
+      const scan = await scanBatches(ctx.io, segment.fd, {
+        fromPosition: from,
+        sizeBytes: segment.sizeBytes,
+        minBaseOffset: Math.max(expectedOffset, segment.baseOffset),
+        maxBatchBytes: ctx.maxBatchBytes,
+        checkCrc: true,
+        onBatch: (position, header) => segment.indexBatch(position, indexedBatchOf(header)),
+      })
+      expectedOffset = Math.max(scan.nextOffset, segment.nextOffset)
+      segment.nextOffset = expectedOffset
+      segment.markLoaded()
+      if (scan.problem !== null) {
+        await settleDamage(ctx, segments, i, scan, options)
+        segment.rollStartMs = await rollStartOf(segment, point)
+        break
+      }
+      segment.rollStartMs = await rollStartOf(segment, point)
+      segment.visibleBytes = segment.sizeBytes
+      if (i < segments.length - 1) segment.seal()
     }
-    if (from > 0) segment.trimIndexesTo(from, expectedOffset, start.maxTimestamp)
-    else segment.resetIndexes()
-    const scan = await scanBatches(ctx.io, segment.fd, {
-      fromPosition: from,
-      sizeBytes: segment.sizeBytes,
-      minBaseOffset: Math.max(expectedOffset, segment.baseOffset),
-      maxBatchBytes: ctx.maxBatchBytes,
-      checkCrc: true,
-      onBatch: (position, header) => segment.indexBatch(position, indexedBatchOf(header)),
-    })
-    segment.rollStartMs = await rollStartOf(segment, point)
-    expectedOffset = Math.max(scan.nextOffset, segment.nextOffset)
-    segment.nextOffset = expectedOffset
-    segment.markLoaded()
-    if (scan.problem !== null) {
-      logger.warn(`${segment.paths.log}: ${scan.problem}; the log ends at byte ${scan.validEndPosition} (offset ${expectedOffset})`)
-      await cutAt(ctx, segment, scan.validEndPosition)
-      // A segment left empty stays, named by its base offset: appends resume there rather
-      // than reuse offsets below it, which an earlier writer may have handed out.
-      await dropSegments(ctx, segments.splice(i + 1))
-      break
-    }
-    segment.visibleBytes = segment.sizeBytes
-    if (i < segments.length - 1) {
-      segment.seal()
-      if (!ctx.readOnly) await segment.rewriteIndexFiles()
-    }
+    // Only now that the scan is judged: the rebuilt indexes of the sealed segments scanned.
+    if (!ctx.readOnly) for (const segment of scanned) if (segment.sealed) await segment.rewriteIndexFiles()
+  } catch (error) {
+    for (const segment of scanned) await segment.close().catch(() => undefined)
+    throw error
   }
   const active = segments[segments.length - 1]!
   if (!active.loaded) throw new Error('recovery left the active segment unopened')
@@ -213,6 +273,69 @@ async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosit
     },
     recovered: true,
   }
+}
+
+/**
+ * The scan of `segments[index]` stopped at damage: judges it (policy above), then either
+ * refuses with CORRUPT_BATCH, having changed nothing, or cuts the tail there and deletes
+ * the later segments (empty, or it would have been refused).
+ */
+async function settleDamage(ctx: SegmentContext, segments: Segment[], index: number, scan: ScanResult, options: RecoveryOptions): Promise<void> {
+  const segment = segments[index]!
+  const damageAt = scan.validEndPosition
+  const later = segments.slice(index + 1)
+  const holdingData = await firstHoldingData(later)
+  const found =
+    holdingData === null
+      ? await findValidBatch(ctx.io, segment.fd, {
+          fromPosition: damageAt + 1,
+          sizeBytes: segment.sizeBytes,
+          minBaseOffset: scan.nextOffset,
+          maxBatchBytes: ctx.maxBatchBytes,
+        })
+      : null
+  const verdict = judgeDamage({ laterSegmentHoldsData: holdingData !== null, validDataFollows: found !== null, flush: options.flush })
+  const end = `the log ends at byte ${damageAt} (offset ${scan.nextOffset})`
+  if (verdict === 'corrupt') {
+    const evidence =
+      holdingData !== null
+        ? `the later segment ${holdingData.paths.log} holds data, and a segment is started only once the one before it is on disk`
+        : `a valid batch follows it at byte ${found!.position} (offset ${found!.header.baseOffset})`
+    throw corruptionFound(ctx, segment, damageAt, scan, evidence)
+  }
+  if (verdict === 'unflushed-tail') {
+    ctx.logger.warn(
+      `${segment.paths.log}: ${scan.problem}; ${droppedValidData(found!, segment, ctx.readOnly)}, written after the last fsync under flush ` +
+        `${JSON.stringify(options.flush)}, which never promised them; ${end}`,
+    )
+  } else {
+    ctx.logger.warn(`${segment.paths.log}: ${scan.problem}; ${end}`)
+  }
+  await cutAt(ctx, segment, damageAt)
+  // A segment left empty stays, named by its base offset: appends resume there rather
+  // than reuse offsets below it, which an earlier writer may have handed out.
+  await dropSegments(ctx, segments.splice(index + 1))
+}
+
+async function firstHoldingData(segments: Segment[]): Promise<Segment | null> {
+  for (const segment of segments) if ((await segment.logSizeBytes()) > 0) return segment
+  return null
+}
+
+function droppedValidData(found: FoundBatch, segment: Segment, readOnly: boolean): string {
+  const fate = readOnly ? 'are not served' : 'are dropped'
+  return `the ${segment.sizeBytes - found.position} bytes from byte ${found.position} start with a valid batch (offset ${found.header.baseOffset}) and ${fate}`
+}
+
+function corruptionFound(ctx: SegmentContext, segment: Segment, position: number, scan: ScanResult, evidence: string): SpoolError {
+  const offset = scan.nextOffset
+  return new SpoolError(
+    'CORRUPT_BATCH',
+    `corrupt batch in ${segment.paths.log} at byte ${position} (offset ${offset}): ${scan.problem}; it is not a torn tail: ${evidence}. ` +
+      `Nothing was changed. Run \`spool segments repair ${ctx.dir}\` to see what would be moved aside, then add --execute ` +
+      'to quarantine the damaged bytes and reopen (or restore the partition from a backup)',
+    { details: { file: segment.paths.log, position, offset } },
+  )
 }
 
 async function cutAt(ctx: SegmentContext, segment: Segment, position: number): Promise<void> {
@@ -232,7 +355,7 @@ async function dropSegments(ctx: SegmentContext, dropped: Segment[]): Promise<vo
   for (const segment of dropped) {
     await segment.close().catch(() => undefined)
     if (ctx.readOnly) continue
-    ctx.logger.warn(`deleting ${segment.paths.log}: it follows the end of the valid log`)
+    ctx.logger.warn(`deleting ${segment.paths.log}: it is empty and follows the end of the valid log`)
     for (const file of [segment.paths.log, segment.paths.index, segment.paths.timeIndex]) {
       await ctx.io.unlink(file).catch(() => undefined)
     }
@@ -241,7 +364,11 @@ async function dropSegments(ctx: SegmentContext, dropped: Segment[]): Promise<vo
 }
 
 /** Finds the segments and brings the directory to a consistent end (see the policy above). */
-export async function openLogDirectory(ctx: SegmentContext, emptyBaseOffset: number): Promise<OpenedLog> {
+export async function openLogDirectory(
+  ctx: SegmentContext,
+  emptyBaseOffset: number,
+  options: RecoveryOptions = { flush: 'always' },
+): Promise<OpenedLog> {
   const segments = await listSegments(ctx)
   if (segments.length === 0) {
     const end = emptyPosition(emptyBaseOffset)
@@ -258,5 +385,5 @@ export async function openLogDirectory(ctx: SegmentContext, emptyBaseOffset: num
     active.resetIndexes()
   }
   const point = await readLogPosition(ctx.io, path.join(ctx.dir, RECOVERY_CHECKPOINT_FILE))
-  return recover(ctx, segments, point)
+  return recover(ctx, segments, point, options)
 }

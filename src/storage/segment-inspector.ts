@@ -12,10 +12,10 @@ import { BATCH_HEADER_BYTES } from '../record/batch-format.js'
 import type { StoredRecord } from '../record/types.js'
 import path from 'node:path'
 import type { StorageIO } from './io.js'
-import { readAt } from './log-scanner.js'
+import { type FoundBatch, findValidBatch, readAt } from './log-scanner.js'
+import { offsetOrderProblem } from './segment-reader.js'
 import { OffsetIndex } from './offset-index.js'
 import { parseSegmentFileName } from './paths.js'
-import { offsetOrderProblem } from './segment-reader.js'
 import { TimeIndex } from './time-index.js'
 
 /**
@@ -39,12 +39,19 @@ export interface BatchReport {
 export interface LogReport {
   sizeBytes: number
   batches: BatchReport[]
-  /** Where and why the file stops being a sequence of batches, if it does before its end. */
+  /**
+   * Stretches that frame no batch (a broken magic byte or length) but have a valid batch
+   * after them in the file, where the walk picked up again: damage, never a torn tail.
+   */
+  skipped: Array<{ position: number; end: number; why: string }>
+  /** Where and why the file stops being a sequence of batches with nothing valid after, if it does. */
   unreadable: { position: number; why: string } | null
 }
 
 export interface InspectOptions {
   records?: boolean
+  /** Decode the records of every intact batch to check them, without keeping them. */
+  checkRecords?: boolean
   maxBatchBytes: number
   /** The next segment's base offset: every batch of this file must end below it. */
   offsetLimit?: number
@@ -61,9 +68,42 @@ async function withFile<T>(io: StorageIO, file: string, use: (fd: number, size: 
   }
 }
 
+/**
+ * Where the walk picks up after damage at `position`: the first valid batch after it
+ * (findValidBatch), remembered so that a run of damaged batches searches the file once.
+ */
+class Resync {
+  private last: { from: number; found: FoundBatch | null } | null = null
+
+  constructor(
+    private readonly io: StorageIO,
+    private readonly fd: number,
+    private readonly size: number,
+    private readonly options: InspectOptions,
+  ) {}
+
+  async after(position: number, minBaseOffset: number): Promise<FoundBatch | null> {
+    const from = position + 1
+    const last = this.last
+    if (last !== null && from >= last.from && (last.found === null || last.found.position >= from)) return last.found
+    const found = await findValidBatch(this.io, this.fd, {
+      fromPosition: from,
+      sizeBytes: this.size,
+      minBaseOffset,
+      ...(this.options.offsetLimit === undefined ? {} : { maxOffsetExclusive: this.options.offsetLimit }),
+      maxBatchBytes: this.options.maxBatchBytes,
+    })
+    this.last = { from, found }
+    return found
+  }
+}
+
 export function inspectLog(io: StorageIO, file: string, options: InspectOptions): Promise<LogReport> {
   return withFile(io, file, async (fd, size) => {
-    const report: LogReport = { sizeBytes: size, batches: [], unreadable: null }
+    const report: LogReport = { sizeBytes: size, batches: [], skipped: [], unreadable: null }
+    const fileBase = parseSegmentFileName(path.basename(file))?.baseOffset ?? 0
+    const resync = new Resync(io, fd, size, options)
+    let nextOffset = fileBase // after the last batch whose CRC holds
     let position = 0
     while (position < size) {
       if (size - position < BATCH_HEADER_BYTES) {
@@ -73,37 +113,55 @@ export function inspectLog(io: StorageIO, file: string, options: InspectOptions)
       const head = await readAt(io, fd, position, Math.min(BATCH_HEADER_BYTES, size - position))
       const header = readBatchHeader(head, 0)
       // Only a broken frame (magic, length) stops the walk: a damaged field inside a batch
-      // whose length still holds is that batch's damage (its CRC covers the field).
+      // whose length still holds is that batch's damage (its CRC covers the field). Past a
+      // broken frame the walk picks up at the next valid batch, if there is one.
       const remaining = size - position
       const framing =
         frameProblem(header, options.maxBatchBytes) ??
         (header.sizeBytes > remaining ? `the batch needs ${header.sizeBytes} bytes but the file ends after ${remaining}` : null)
       if (framing !== null) {
-        report.unreadable = { position, why: framing }
-        break
+        const found = await resync.after(position, nextOffset)
+        if (found === null) {
+          report.unreadable = { position, why: framing }
+          break
+        }
+        report.skipped.push({ position, end: found.position, why: framing })
+        position = found.position
+        continue
       }
       const bytes = await readAt(io, fd, position, header.sizeBytes)
       const intact = headerProblem(header, options.maxBatchBytes) === null && batchCrcValid(bytes, 0, header)
       const batch: BatchReport = { position, header, lastOffset: lastOffsetOf(header), crcOk: intact, ok: intact }
       if (!intact) batch.problem = 'CRC mismatch'
-      if (options.records === true && batch.crcOk) {
-        const records: StoredRecord[] = []
-        try {
-          decodeRecords(bytes, 0, header, 0, records)
-          batch.records = records
-        } catch (error) {
-          if (!(error instanceof MalformedBatchError)) throw error
-          batch.ok = false
-          batch.problem = `its records do not parse: ${error.message}`
-        }
-      }
+      if ((options.records === true || options.checkRecords === true) && batch.crcOk) checkRecords(bytes, header, batch, options.records === true)
       report.batches.push(batch)
       options.onBatch?.(batch)
-      position += header.sizeBytes
+      let next = position + header.sizeBytes
+      if (intact) {
+        nextOffset = batch.lastOffset + 1
+      } else {
+        // A damaged length may still frame a batch: when a valid batch starts inside the
+        // extent it claims, that is where the next batch really is.
+        const found = await resync.after(position, nextOffset)
+        if (found !== null && found.position < next) next = found.position
+      }
+      position = next
     }
-    checkOffsetOrder(report.batches, parseSegmentFileName(path.basename(file))?.baseOffset ?? 0, options.offsetLimit ?? Infinity)
+    checkOffsetOrder(report.batches, fileBase, options.offsetLimit ?? Infinity)
     return report
   })
+}
+
+function checkRecords(bytes: Buffer, header: BatchHeader, batch: BatchReport, keep: boolean): void {
+  const records: StoredRecord[] = []
+  try {
+    decodeRecords(bytes, 0, header, 0, records)
+    if (keep) batch.records = records
+  } catch (error) {
+    if (!(error instanceof MalformedBatchError)) throw error
+    batch.ok = false
+    batch.problem = `its records do not parse: ${error.message}`
+  }
 }
 
 /** Marks the batches whose base offsets are out of order (the field lies outside the CRC). */

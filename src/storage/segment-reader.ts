@@ -34,7 +34,7 @@ export function corruptBatchError(segment: Segment, position: number, offset: nu
   return new SpoolError(
     'CORRUPT_BATCH',
     `corrupt batch in ${segment.paths.log} at byte ${position} (offset ${offset}): ${why}; ` +
-      'run `spool segments verify` and restore or truncate the partition',
+      'run `spool segments verify` to see the damage, then `spool segments repair` to move it aside (or restore the partition)',
     { details: { file: segment.paths.log, position, offset } },
   )
 }
@@ -124,11 +124,15 @@ function nextBaseOffset(buf: Buffer, at: number): number | null {
 /**
  * Why a batch's offsets cannot be right, or null. A batch is blamed when it does not
  * start above the previous batch, ends at or past the limit, or overlaps a next batch
- * that itself fits after the previous one (so the damage is here, not there).
+ * that itself fits after the previous one (so the damage is here, not there) — unless it
+ * starts right after the previous one: the base offset is the only offset field outside
+ * the CRC, and this one has the expected value, so the next batch's base is the wrong
+ * one (say, a bit flip that sent it back into this batch's offsets). Reads, recovery,
+ * verify and repair all blame the same batch by this one rule.
  */
 export function offsetOrderProblem(base: number, last: number, previousLast: number, limit: number, nextBase: number | null): string | null {
   if (base <= previousLast) return `base offset ${base} is not above the previous batch's last offset ${previousLast}`
   if (last >= limit) return `the batch ends at offset ${last}, at or past ${limit} where the next segment or the log's end is`
-  if (nextBase !== null && nextBase <= last && nextBase > previousLast) return `the batch ends at offset ${last}, over the next batch at ${nextBase}`
+  if (nextBase !== null && base !== previousLast + 1 && nextBase <= last && nextBase > previousLast) return `the batch ends at offset ${last}, over the next batch at ${nextBase}`
   return null
 }

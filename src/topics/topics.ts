@@ -1,9 +1,9 @@
-import fse from 'fs-extra'
 import path from 'node:path'
 import { SpoolError, invalidArgument, ioError } from '../errors.js'
 import type { StorageIO } from '../storage/io.js'
 import type { Logger } from '../storage/logger.js'
 import { PartitionLog } from '../storage/partition-log.js'
+import type { QuarantinedRange } from '../storage/quarantine-record.js'
 import { type TopicEntry, partitionDir, parsePartitionDir, readCatalog, writeCatalog } from './catalog.js'
 import { MAX_PARTITIONS, type TopicConfig, resolveTopicConfig } from './topic-config.js'
 import { checkTopicName } from './topic-name.js'
@@ -26,6 +26,8 @@ export interface PartitionDescription {
   endOffset: number
   bytes: number
   segments: number
+  /** Offset ranges `spool segments repair` moved out of the log; empty when none. */
+  quarantined: readonly QuarantinedRange[]
 }
 
 export interface TopicDescription {
@@ -104,7 +106,7 @@ export class Topics {
       const topic = this.topics.get(parsed.topic)
       if (topic !== undefined && parsed.partition < topic.entry.config.partitions) continue
       this.options.logger.warn(`removing ${name}: the topic catalog does not name this partition (an interrupted delete)`)
-      await fse.remove(path.join(this.options.dataDir, name))
+      await this.options.io.removeTree(path.join(this.options.dataDir, name))
     }
   }
 
@@ -161,7 +163,7 @@ export class Topics {
       for (let p = 0; p < topic.logs.length; p++) {
         const dir = partitionDir(this.options.dataDir, name, p)
         try {
-          await fse.remove(dir)
+          await this.options.io.removeTree(dir)
         } catch (error) {
           throw ioError('removing', dir, error)
         }
@@ -247,6 +249,7 @@ export class Topics {
         endOffset: log.endOffset,
         bytes: await log.sizeBytes(),
         segments: log.segmentCount,
+        quarantined: log.quarantined,
       })
     }
     return { name, config: topic.entry.config, createdAt: topic.entry.createdAt, partitions }

@@ -3,7 +3,11 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { OFFSET_CRC } from '../../src/record/batch-format.js'
+import { acquireDirLock } from '../../src/storage/dir-lock.js'
+import { nodeIO } from '../../src/storage/io.js'
 import type { ExpectedRecord, ExpectedSegment } from '../../scripts/golden-expected.js'
+import { asAfterCrash, damage, layoutOf } from '../fault/damage.js'
+import { expectCode } from '../helpers/expect-code.js'
 import { openTestSpool } from '../helpers/open-spool.js'
 import { runCli } from '../helpers/run-cli.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -16,7 +20,9 @@ function hashTree(dir: string): Record<string, string> {
   for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue
     const file = path.join(entry.parentPath, entry.name)
-    out[path.relative(dir, file)] = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex')
+    const name = path.relative(dir, file)
+    if (name.split(path.sep).some((part) => part === '.writer-lock' || part === '.lock')) continue // the lock's own files
+    out[name] = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex')
   }
   return out
 }
@@ -125,5 +131,84 @@ describe('spool segments (the built CLI, as a subprocess)', () => {
     expect(debug.stderr).toMatch(/\n\s+at /)
     expect(runCli(['segments', 'frobnicate']).code).toBe(2)
     expect(runCli(['--version']).code).toBe(0)
+  })
+
+  it('verify after a clean shutdown calls a damaged last batch CORRUPT, never a torn tail (nothing truncates it at open)', async () => {
+    const dataDir = await writtenDataDir()
+    const dir = path.join(dataDir, 'events-0')
+    const last = layoutOf(dir).at(-1)!
+    damage(dir, last, 'a bit flip in a record')
+    const file = path.join(dir, last.file)
+    const result = runCli(['--data-dir', dataDir, 'segments', 'verify'])
+    expect(result.stdout).toContain(`CORRUPT: ${file}: at byte ${last.position} (offset ${last.baseOffset}): CRC mismatch`)
+    expect(result.stdout).not.toContain('torn tail')
+    expect(result.code).toBe(1)
+  })
+
+  it('verify after a crash: a cut last batch is a torn tail (exit 0); damage with valid data after it is CORRUPT', async () => {
+    const dataDir = await writtenDataDir()
+    const dir = path.join(dataDir, 'events-0')
+    asAfterCrash(dir)
+    const layout = layoutOf(dir)
+    const last = layout.at(-1)!
+    fs.truncateSync(path.join(dir, last.file), last.position + 30)
+    const torn = runCli(['--data-dir', dataDir, 'segments', 'verify'])
+    expect(torn.stdout).toMatch(new RegExp(`^torn tail: ${path.join(dir, last.file)}: at byte ${last.position} .*recovery truncates it on the next open$`, 'm'))
+    expect(torn.code, torn.stdout).toBe(0)
+
+    const inLast = layout.filter((b) => b.segment === last.segment)
+    const victim = inLast.at(-3)!
+    damage(dir, victim, 'a bit flip in a record')
+    const corrupt = JSON.parse(runCli(['--data-dir', dataDir, '--json', 'segments', 'verify']).stdout) as { ok: boolean; problems: Array<{ position: number; verdict: string }> }
+    expect(corrupt.ok).toBe(false)
+    expect(corrupt.problems.map((p) => [p.position, p.verdict])).toEqual([
+      [victim.position, 'corrupt'],
+      [last.position, 'torn-tail'],
+    ])
+  })
+
+  it('repair: a dry run changes nothing, --execute is refused while a writer holds the lock, then quarantines; the topic reopens without the damaged batch', async () => {
+    const dataDir = await writtenDataDir()
+    const dir = path.join(dataDir, 'events-0')
+    const spool = await openTestSpool(dataDir)
+    const written = new Map<number, string>()
+    for await (const record of spool.read('events', { partition: 0, fromOffset: 0 })) written.set(record.offset, record.value!.toString())
+    await spool.close()
+    asAfterCrash(dir)
+    const layout = layoutOf(dir)
+    const victim = layout.filter((b) => b.segment === 0)[2]!
+    damage(dir, victim, 'a bit flip in the batch length')
+    await expectCode(openTestSpool(dataDir), 'CORRUPT_BATCH')
+    const quarantine = path.join(dir, `${victim.file}.quarantine-${victim.position}`)
+
+    const before = hashTree(dataDir)
+    const dry = runCli(['--data-dir', dataDir, 'segments', 'repair', 'events'])
+    expect(dry.code, dry.stderr).toBe(0)
+    expect(dry.stdout).toContain(`${victim.sizeBytes} bytes at byte ${victim.position}; offsets ${victim.baseOffset}..${victim.lastOffset} become a gap`)
+    expect(dry.stdout).toContain(`would move to ${quarantine}`)
+    expect(dry.stdout).toMatch(/^dry run: nothing changed/m)
+    expect(hashTree(dataDir)).toEqual(before)
+
+    const lock = await acquireDirLock(dataDir, nodeIO) // as a running application holds it
+    const locked = runCli(['--data-dir', dataDir, 'segments', 'repair', '--execute'])
+    await lock.release()
+    expect(locked.code).toBe(1)
+    expect(locked.stderr).toMatch(/\[LOCKED\]$/m)
+    expect(hashTree(dataDir)).toEqual(before)
+
+    const done = runCli(['--data-dir', dataDir, '--json', 'segments', 'repair', '--execute', dir])
+    expect(done.code, done.stderr).toBe(0)
+    expect(JSON.parse(done.stdout)).toMatchObject({ executed: true, partitions: [{ dir, ranges: [{ position: victim.position, firstOffset: victim.baseOffset, endOffset: victim.lastOffset + 1, file: quarantine }] }] })
+    expect(fs.existsSync(quarantine)).toBe(true)
+
+    const verify = runCli(['--data-dir', dataDir, 'segments', 'verify'])
+    expect(verify.code, verify.stdout).toBe(0)
+    expect(verify.stdout).toContain(`quarantined: ${dir}: offsets ${victim.baseOffset}..${victim.lastOffset}`)
+
+    const reopened = await openTestSpool(dataDir)
+    const read = new Map<number, string>()
+    for await (const record of reopened.read('events', { partition: 0, fromOffset: 0 })) read.set(record.offset, record.value!.toString())
+    await reopened.close()
+    expect([...read]).toEqual([...written].filter(([offset]) => offset < victim.baseOffset || offset > victim.lastOffset))
   })
 })

@@ -10,8 +10,11 @@ import type { RecordInput, StoredRecord } from '../../src/record/types.js'
 import { nodeIO } from '../../src/storage/io.js'
 import type { Logger } from '../../src/storage/logger.js'
 import type { PartitionLog } from '../../src/storage/partition-log.js'
+import { silentLogger } from '../../src/storage/logger.js'
+import { executeRepair, planRepair } from '../../src/storage/quarantine.js'
 import { inspectLog } from '../../src/storage/segment-inspector.js'
 import { openLog } from '../helpers/open-log.js'
+import { readAll } from '../helpers/read-all.js'
 import { runCli } from '../helpers/run-cli.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -25,6 +28,8 @@ import { tempDir } from '../helpers/temp-dir.js'
 const SEED = Number(process.env.SPOOL_BITFLIP_SEED ?? 0x5eed_b17f)
 const FLIPS = 520
 const CLI_EVERY = 25
+/** `segments repair` runs on every third copy (even and odd flips alike): a whole rewrite each, so not on all. */
+const REPAIR_EVERY = 3
 const SEGMENT_BYTES = 2048
 
 type FieldClass =
@@ -93,6 +98,8 @@ interface FlipOutcome {
   inspectorFlagged: boolean
   cli?: { code: number; flagged: boolean }
   warnings: string[]
+  /** What `segments repair` got wrong on this flip (it must take out the damaged batch and nothing else). */
+  repair: string[]
 }
 
 /** A record in a form compared whole: offset, timestamp, key, value, headers. */
@@ -202,11 +209,11 @@ describe('bit-flip sweep over sealed segments', () => {
         batch,
         field: fieldOf(relative),
       }
-      outcomes.push(await checkFlip(flip, n % CLI_EVERY === 0))
+      outcomes.push(await checkFlip(flip, n % CLI_EVERY === 0, n % REPAIR_EVERY === 0))
     }
   }, 120_000)
 
-  async function checkFlip(flip: Flip, withCli: boolean): Promise<FlipOutcome> {
+  async function checkFlip(flip: Flip, withCli: boolean, withRepair: boolean): Promise<FlipOutcome> {
     const dir = tempDir('spool-bitflip-copy-')
     fs.cpSync(original, dir, { recursive: true })
     const file = path.join(dir, flip.file)
@@ -258,7 +265,7 @@ describe('bit-flip sweep over sealed segments', () => {
     try {
       log = await openLog(dir, { segmentBytes: SEGMENT_BYTES, indexIntervalBytes: 256, logger })
     } catch (error) {
-      return { flip, violations: [`open failed: ${String(error)}`], damagedReadThrew, inspectorFlagged: false, warnings }
+      return { flip, violations: [`open failed: ${String(error)}`], damagedReadThrew, inspectorFlagged: false, warnings, repair: [] }
     }
     try {
       if (log.endOffset !== endOffset) violations.push(`endOffset is ${log.endOffset}, not ${endOffset}`)
@@ -321,7 +328,12 @@ describe('bit-flip sweep over sealed segments', () => {
     // As verify does: the next segment's base offset bounds this file's offsets.
     const nextSegmentBase = batches.find((b) => b.segment === damaged.segment + 1 && b.position === 0)?.baseOffset ?? Infinity
     const report = await inspectLog(nodeIO, file, { maxBatchBytes: DEFAULT_MAX_BATCH_BYTES, offsetLimit: nextSegmentBase })
-    const bad = [...report.batches.filter((b) => !b.ok).map((b) => b.position), ...(report.unreadable === null ? [] : [report.unreadable.position])]
+    const bad = [
+      ...report.batches.filter((b) => !b.ok).map((b) => b.position),
+      // A broken frame with valid batches after it: the inspector picks up again after it.
+      ...report.skipped.map((stretch) => stretch.position),
+      ...(report.unreadable === null ? [] : [report.unreadable.position]),
+    ]
     const inspectorFlagged = bad.includes(damaged.position)
     if (!harmless && !inspectorFlagged) violations.push(`inspector: the damaged batch at ${damaged.position} is not reported (bad: ${JSON.stringify(bad)})`)
     if (bad.some((p) => p < damaged.position)) violations.push(`inspector: reports a batch before the damaged one (${JSON.stringify(bad)})`)
@@ -345,8 +357,39 @@ describe('bit-flip sweep over sealed segments', () => {
       if (harmless && result.code !== 0) violations.push(`cli: verify exited ${result.code} for a leader-epoch flip, which changes no record; ${result.stdout}`)
       if (!harmless && (result.code !== 1 || !flagged)) violations.push(`cli: verify exited ${result.code}, flagged the damaged batch: ${flagged}; ${result.stdout}`)
     }
+    const repair = withRepair ? await checkRepair(dir, damaged, harmless) : []
     fs.rmSync(dir, { recursive: true, force: true })
-    return { flip, violations, damagedReadThrew, inspectorFlagged, ...(cli === undefined ? {} : { cli }), warnings }
+    return { flip, violations, damagedReadThrew, inspectorFlagged, ...(cli === undefined ? {} : { cli }), warnings, repair }
+  }
+
+  /**
+   * (d) `segments repair` on the damaged copy: it moves out the damaged batch (or, for a
+   * flip that changes no record, nothing), and every other record then reads back
+   * exactly, at its own offset, with no error.
+   */
+  async function checkRepair(dir: string, damaged: BatchLayout, harmless: boolean): Promise<string[]> {
+    const problems: string[] = []
+    const ctx = { io: nodeIO, dir, readOnly: false, maxBatchBytes: DEFAULT_MAX_BATCH_BYTES, indexIntervalBytes: 256, logger: silentLogger }
+    const plan = await planRepair(ctx)
+    const ranges = plan.segments.flatMap((segment) => segment.ranges.map((range) => ({ file: path.basename(segment.log), ...range })))
+    if (harmless) return ranges.length === 0 ? [] : [`plans to move ${JSON.stringify(ranges)} for a flip that changes no record`]
+    const expected = [{ file: path.basename(damaged.file), position: damaged.position, end: damaged.position + damaged.sizeBytes }]
+    const planned = ranges.map(({ file, position, end }) => ({ file, position, end }))
+    if (JSON.stringify(planned) !== JSON.stringify(expected)) problems.push(`plans to move ${JSON.stringify(planned)}, not the damaged batch ${JSON.stringify(expected)}`)
+    await executeRepair(ctx, plan, 0)
+    const log = await openLog(dir, { segmentBytes: SEGMENT_BYTES, indexIntervalBytes: 256 })
+    try {
+      const records = await readAll(log)
+      const lost = [...written.keys()].filter((offset) => !records.some((r) => r.offset === offset))
+      if (lost.some((offset) => offset < damaged.baseOffset || offset > damaged.lastOffset)) problems.push(`after it, offsets outside the damaged batch are missing: ${lost.join(',')}`)
+      for (const record of records) if (stored(record) !== written.get(record.offset)) problems.push(`after it, offset ${record.offset} holds another record`)
+      if (log.endOffset !== endOffset) problems.push(`after it, endOffset is ${log.endOffset}, not ${endOffset}`)
+    } catch (error) {
+      problems.push(`after it, reading threw ${String(error)}`)
+    } finally {
+      await log.close()
+    }
+    return problems
   }
 
   const failing = (classes: FieldClass[] | 'crc-covered'): string[] =>
@@ -387,6 +430,11 @@ describe('bit-flip sweep over sealed segments', () => {
     const cliRuns = detectable.filter((o) => o.cli !== undefined)
     expect(cliRuns.length).toBeGreaterThanOrEqual(10)
     expect(cliRuns.filter((o) => o.cli!.code !== 1 || !o.cli!.flagged).map((o) => `${where(o.flip)}: exit ${o.cli!.code}`)).toEqual([])
+  })
+
+  it('segments repair, on every third flip, moves out exactly the damaged batch; every other record then reads back at its own offset', () => {
+    const failures = outcomes.flatMap((o) => o.repair.map((problem) => `${where(o.flip)}: repair ${problem}`))
+    expect(failures).toEqual([])
   })
 
   it('a leader-epoch flip (outside the CRC, never read) changes no record: everything is served exactly as written', () => {

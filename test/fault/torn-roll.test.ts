@@ -269,7 +269,7 @@ async function checkCase(c: Case, appended: Appended[]): Promise<{ failures: str
   const recoveryWarnings = [...warnings]
   const isTorn = (w: string): boolean =>
     /\.log: (the batch at \d+ needs \d+ bytes but the file ends after \d+|\d+ trailing bytes are shorter than a batch header); the log ends at byte \d+ \(offset \d+\)$/.test(w)
-  const isDeleted = (w: string): boolean => /^deleting \S+\.log: it follows the end of the valid log$/.test(w)
+  const isDeleted = (w: string): boolean => /^deleting \S+\.log: it is empty and follows the end of the valid log$/.test(w)
   for (const w of recoveryWarnings) if (!isTorn(w) && !isDeleted(w)) failures.push(`unexpected warning: ${w}`)
   const torn = recoveryWarnings.filter(isTorn).length
   const deleted = recoveryWarnings.filter(isDeleted).length
