@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { SpoolError, invalidArgument, ioError } from '../errors.js'
+import { createDirectoryDurably } from '../storage/atomic-file.js'
 import { type DirLock, acquireDirLock } from '../storage/dir-lock.js'
 import { type StorageIO, nodeIO } from '../storage/io.js'
 import { type Logger, stderrLogger } from '../storage/logger.js'
@@ -120,11 +121,7 @@ export class Spool {
       }
       checkLooksLikeSpool(dir, entries)
     } else {
-      try {
-        await io.mkdirp(dir)
-      } catch (error) {
-        throw ioError('creating the data directory', dir, error)
-      }
+      await createDirectoryDurably(io, dir)
     }
     const lock = readOnly ? null : await acquireDirLock(dir, io)
     try {

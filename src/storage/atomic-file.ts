@@ -20,6 +20,37 @@ export async function fsyncDirectory(io: StorageIO, dir: string): Promise<void> 
   }
 }
 
+/**
+ * Creates `dir` and any missing parents so that they survive power loss: a new
+ * directory's entry is durable only once its parent is fsynced, so each parent of one
+ * this call created is. Returns whether it created `dir`.
+ */
+export async function createDirectoryDurably(io: StorageIO, dir: string): Promise<boolean> {
+  const missing: string[] = []
+  for (let at = path.resolve(dir); !(await directoryExists(io, at)); at = path.dirname(at)) {
+    missing.push(at)
+    if (path.dirname(at) === at) break
+  }
+  if (missing.length === 0) return false
+  try {
+    await io.mkdirp(dir)
+  } catch (error) {
+    throw ioError('creating directory', dir, error)
+  }
+  for (const created of missing) await fsyncDirectory(io, path.dirname(created))
+  return true
+}
+
+async function directoryExists(io: StorageIO, dir: string): Promise<boolean> {
+  try {
+    await io.readdir(dir)
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw ioError('looking for directory', dir, error)
+  }
+}
+
 /** Writes all of `buffers` at `position`, looping over short writes. */
 export async function writeFully(io: StorageIO, fd: number, buffers: Buffer[], position: number): Promise<void> {
   let remaining = buffers.filter((buffer) => buffer.length > 0)

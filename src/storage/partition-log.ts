@@ -11,7 +11,7 @@ import {
 } from '../limits.js'
 import type { RecordInput } from '../record/types.js'
 import { integerIn, nonNegativeInteger } from '../validate.js'
-import { fsyncDirectory, writeFileAtomic } from './atomic-file.js'
+import { createDirectoryDurably, fsyncDirectory, writeFileAtomic } from './atomic-file.js'
 import { AppendSignal } from './append-signal.js'
 import { Checkpointer } from './checkpointer.js'
 import type { CompactionOptions, CompactionStats } from './cleaner.js'
@@ -162,13 +162,7 @@ export class PartitionLog {
       indexIntervalBytes: positiveInteger('indexIntervalBytes', options.indexIntervalBytes, DEFAULT_INDEX_INTERVAL_BYTES),
       logger: options.logger ?? stderrLogger,
     }
-    if (!readOnly) {
-      try {
-        await ctx.io.mkdirp(dir)
-      } catch (error) {
-        throw ioError('creating directory', dir, error)
-      }
-    }
+    if (!readOnly) await createDirectoryDurably(ctx.io, dir)
     const lock = !readOnly && (options.lock ?? true) ? await acquireDirLock(dir, ctx.io) : null
     try {
       const initialOffset = options.initialOffset === undefined ? 0 : nonNegativeInteger('initialOffset', options.initialOffset)

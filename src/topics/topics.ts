@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { SpoolError, invalidArgument, ioError } from '../errors.js'
+import { fsyncDirectory } from '../storage/atomic-file.js'
 import type { StorageIO } from '../storage/io.js'
 import type { Logger } from '../storage/logger.js'
 import { PartitionLog } from '../storage/partition-log.js'
@@ -94,6 +95,9 @@ export class Topics {
         }),
       )
     }
+    // The partition directories' entries, made now or by a run that crashed before this
+    // fsync, must survive a power cut as the catalog naming them does: one fsync for all.
+    if (!this.options.readOnly && logs.length > 0) await fsyncDirectory(this.options.io, this.options.dataDir)
     return logs
   }
 
@@ -107,6 +111,7 @@ export class Topics {
       if (topic !== undefined && parsed.partition < topic.entry.config.partitions) continue
       this.options.logger.warn(`removing ${name}: the topic catalog does not name this partition (an interrupted delete)`)
       await this.options.io.removeTree(path.join(this.options.dataDir, name))
+      await fsyncDirectory(this.options.io, this.options.dataDir)
     }
   }
 
@@ -168,6 +173,8 @@ export class Topics {
           throw ioError('removing', dir, error)
         }
       }
+      // A deleted partition must not come back after a power cut.
+      await fsyncDirectory(this.options.io, this.options.dataDir)
     })
   }
 
