@@ -21,13 +21,16 @@ export class FileSync {
   constructor(
     private readonly io: StorageIO,
     private readonly fd: () => number,
-    /** Bytes already on disk when the file was opened (it was synced, or recovered and synced). */
-    initialDurableBytes: number,
+    /**
+     * Bytes in the file when it was opened. None counts as durable until an fsync of this
+     * process covers it: what an earlier process wrote may still sit in the page cache.
+     */
+    initialBytes: number,
     /** Called once, on the first failure. */
     private readonly onFailure: (error: unknown) => void,
   ) {
-    this.writtenBytes = initialDurableBytes
-    this.durableBytes = initialDurableBytes
+    this.writtenBytes = initialBytes
+    this.durableBytes = 0
   }
 
   /** Records that the file now holds `bytes` (after a write, or a cut back after a failed one). */

@@ -69,6 +69,8 @@ export class LogWriter {
   private nextOffsetValue: number
   private highWatermarkValue: number
   private failure: SpoolError | null = null
+  /** The cut back to the last fsynced byte after a failed fsync (see cutBackToDurable). */
+  private cutBack: Promise<void> = Promise.resolve()
   // Allocated on the first append: a read-only or idle partition holds no encode buffer.
   private arena: BatchArena | null = null
   private readonly allocateBatch = (size: number): Buffer => (this.arena ??= new BatchArena()).allocate(size)
@@ -150,6 +152,7 @@ export class LogWriter {
   async drained(): Promise<void> {
     await this.turns.drained()
     await this.activeSync.idle()
+    await this.cutBack
   }
 
   /** Stops the partition (see the invariants above); the first cause is kept. */
@@ -163,7 +166,28 @@ export class LogWriter {
   }
 
   private syncFor(segment: Segment): FileSync {
-    return new FileSync(this.ctx.io, () => segment.fd, segment.sizeBytes, (error) => this.fail(segment, error))
+    const bytesAtOpen = segment.sizeBytes
+    const sync: FileSync = new FileSync(this.ctx.io, () => segment.fd, bytesAtOpen, (error) => {
+      this.fail(segment, error)
+      this.cutBack = this.cutBackToDurable(segment, Math.max(sync.durable, bytesAtOpen))
+    })
+    return sync
+  }
+
+  /**
+   * After a failed fsync the pages past the last good one may never reach the disk, yet
+   * the page cache still serves them: a reopen in this process would recover them, vouch
+   * for them with a new recovery point, and find zeros after the next power cut. Cut the
+   * file back to what this process's fsyncs covered — never below what the file held at
+   * open, which an earlier process may have acknowledged. Nothing cut was acknowledged
+   * under 'always'; under the other policies, losing a tail is what they allow.
+   */
+  private async cutBackToDurable(segment: Segment, bytes: number): Promise<void> {
+    try {
+      await this.ctx.io.ftruncate(segment.fd, bytes)
+    } catch (error) {
+      this.ctx.logger.warn(`${segment.paths.log}: could not cut back to byte ${bytes} after a failed fsync: ${(error as Error).message}`)
+    }
   }
 
   private startLoop(): void {
