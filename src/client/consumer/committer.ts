@@ -82,7 +82,14 @@ export class Committer {
           details: { group: options.group },
         })
       }
-      const offsets = due.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.processedOffset }))
+      // With the incarnation of the record before the offset, so that a resume can tell
+      // whether the log has since lost records behind it (see reset-policy.ts).
+      const offsets = due.map((p) => ({
+        topic: p.topic,
+        partition: p.partition,
+        offset: p.processedOffset,
+        leaderEpoch: p.log.epochOf(Math.max(0, p.processedOffset - 1)),
+      }))
       try {
         await coordinator.commit({ group: options.group, memberId, generation, offsets })
       } catch (error) {

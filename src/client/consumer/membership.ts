@@ -168,7 +168,7 @@ export class Membership {
 
   private async assign(tps: TopicPartition[], coordinator: GroupCoordinator): Promise<void> {
     const { options, topics, logger, partitions, fetcher } = this.ctx
-    const committed = new Map((await coordinator.fetchOffsets(options.group)).map((c) => [tpKey(c), c.offset]))
+    const committed = new Map((await coordinator.fetchOffsets(options.group)).map((c) => [tpKey(c), c]))
     for (const tp of tps) {
       const log = topics.log(tp.topic, tp.partition)
       const stored = committed.get(tpKey(tp))
@@ -179,7 +179,7 @@ export class Membership {
         log,
         fetchOffset: start,
         processedOffset: start,
-        committedOffset: stored ?? null,
+        committedOffset: stored?.offset ?? null,
         epoch: 0,
         revoking: false,
         // The fetcher sleeps until an owned partition has something for it: woken by the append itself.
