@@ -69,8 +69,8 @@ export class LogWriter {
   private nextOffsetValue: number
   private highWatermarkValue: number
   private failure: SpoolError | null = null
-  /** The cut back to the last fsynced byte after a failed fsync (see cutBackToDurable). */
-  private cutBack: Promise<void> = Promise.resolve()
+  /** Where the active segment is cut back to at close, after a failed fsync (see cutBackAfterFailure). */
+  private pendingCut: { segment: Segment; bytes: number } | null = null
   // Allocated on the first append: a read-only or idle partition holds no encode buffer.
   private arena: BatchArena | null = null
   private readonly allocateBatch = (size: number): Buffer => (this.arena ??= new BatchArena()).allocate(size)
@@ -152,7 +152,6 @@ export class LogWriter {
   async drained(): Promise<void> {
     await this.turns.drained()
     await this.activeSync.idle()
-    await this.cutBack
   }
 
   /** Stops the partition (see the invariants above); the first cause is kept. */
@@ -169,7 +168,7 @@ export class LogWriter {
     const bytesAtOpen = segment.sizeBytes
     const sync: FileSync = new FileSync(this.ctx.io, () => segment.fd, bytesAtOpen, (error) => {
       this.fail(segment, error)
-      this.cutBack = this.cutBackToDurable(segment, Math.max(sync.durable, bytesAtOpen))
+      this.pendingCut ??= { segment, bytes: Math.max(sync.durable, bytesAtOpen) }
     })
     return sync
   }
@@ -177,16 +176,20 @@ export class LogWriter {
   /**
    * After a failed fsync the pages past the last good one may never reach the disk, yet
    * the page cache still serves them: a reopen in this process would recover them, vouch
-   * for them with a new recovery point, and find zeros after the next power cut. Cut the
-   * file back to what this process's fsyncs covered — never below what the file held at
-   * open, which an earlier process may have acknowledged. Nothing cut was acknowledged
-   * under 'always'; under the other policies, losing a tail is what they allow.
+   * for them with a new recovery point, and find zeros after the next power cut. So when
+   * the partition closes (its readers gone), the file is cut back to what this process's
+   * fsyncs covered — never below what it held at open, which an earlier process may have
+   * acknowledged. Nothing cut was acknowledged under 'always'; under the other policies,
+   * losing a tail is what they allow, and the next open starts a new epoch (epochs.ts).
    */
-  private async cutBackToDurable(segment: Segment, bytes: number): Promise<void> {
+  async cutBackAfterFailure(): Promise<void> {
+    const cut = this.pendingCut
+    if (cut === null) return
+    this.pendingCut = null
     try {
-      await this.ctx.io.ftruncate(segment.fd, bytes)
+      await this.ctx.io.ftruncate(cut.segment.fd, cut.bytes)
     } catch (error) {
-      this.ctx.logger.warn(`${segment.paths.log}: could not cut back to byte ${bytes} after a failed fsync: ${(error as Error).message}`)
+      this.ctx.logger.warn(`${cut.segment.paths.log}: could not cut back to byte ${cut.bytes} after a failed fsync: ${(error as Error).message}`)
     }
   }
 

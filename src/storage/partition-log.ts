@@ -357,7 +357,12 @@ export class PartitionLog {
         }
       }
     } finally {
-      // A read in flight finishes on its segment before the segment's descriptor closes.
+      // Reads in flight finish on their segments before anything changes under them.
+      for (const segment of this.segments.all) await segment.readersGone()
+      if (!this.ctx.readOnly) {
+        await this.writer.drained()
+        await this.writer.cutBackAfterFailure()
+      }
       for (const segment of this.segments.all) await segment.retire().catch(() => undefined)
       await this.lock?.release()
     }

@@ -342,8 +342,13 @@ export class Segment {
    * it, then closes its fd. Its files may then be deleted or replaced.
    */
   async retire(): Promise<void> {
-    while (this.readers > 0) await new Promise<void>((resolve) => (this.drained = resolve))
+    await this.readersGone()
     await this.close()
+  }
+
+  /** Settles once no reader holds the segment. */
+  async readersGone(): Promise<void> {
+    while (this.readers > 0) await new Promise<void>((resolve) => (this.drained = resolve))
   }
 
   /**
