@@ -12,7 +12,7 @@ import type { ConsumerOptions } from './consumer-options.js'
 import { GroupAdmin, type GroupReport, type ResetPlanEntry, type ResetTarget } from './group-admin.js'
 import { GROUPS_DIR, GroupHub } from './group-hub.js'
 import type { OpenGroupDatabase } from '../groups/offset-store.js'
-import { CATALOG_FILE, parsePartitionDir } from '../topics/catalog.js'
+import { CATALOG_FILE } from '../topics/catalog.js'
 import { LOCK_FILE, WRITER_LOCK_DIR } from '../storage/paths.js'
 import { Producer, type ProducerOptions } from './producer.js'
 import { type ConsumedRecord, type ReadStreamOptions, readTopic } from './reader.js'
@@ -112,17 +112,11 @@ export class Spool {
     if (givenDir !== undefined && (typeof givenDir !== 'string' || givenDir === '')) throw invalidArgument('dir', 'must be a directory path')
     const dir = path.resolve(givenDir ?? defaultDataDir())
     const defaults = resolveTopicConfig(topicDefaults, DEFAULT_TOPIC_CONFIG)
-    if (readOnly) {
-      let entries: string[]
-      try {
-        entries = await io.readdir(dir)
-      } catch (error) {
-        throw ioError('opening the data directory', dir, error)
-      }
-      checkLooksLikeSpool(dir, entries)
-    } else {
-      await createDirectoryDurably(io, dir)
-    }
+    // A directory that exists must be a spool's, for writing as for reading: a typo in
+    // --data-dir must not lock, create files in, or "recover" someone else's folder.
+    const entries = await existingEntries(io, dir, readOnly)
+    if (entries !== null) checkLooksLikeSpool(dir, entries)
+    else await createDirectoryDurably(io, dir)
     const lock = readOnly ? null : await acquireDirLock(dir, io)
     try {
       const topics = await Topics.open({ dataDir: dir, defaults, io, logger, clock, readOnly })
@@ -256,12 +250,24 @@ export class Spool {
  */
 function checkLooksLikeSpool(dir: string, entries: readonly string[]): void {
   if (entries.includes(CATALOG_FILE)) return
-  const foreign = entries.filter((name) => name !== LOCK_FILE && name !== WRITER_LOCK_DIR && name !== GROUPS_DIR && parsePartitionDir(name) === null)
+  // Partition directories are made only after the catalog that names them is durable: a
+  // folder named like one (`report-2024`) beside no catalog is someone else's.
+  const foreign = entries.filter((name) => name !== LOCK_FILE && name !== WRITER_LOCK_DIR && name !== GROUPS_DIR)
   if (foreign.length === 0) return
   throw invalidArgument(
     'dir',
     `${dir} is not a spool data directory: it has no ${CATALOG_FILE} and holds ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}; check --data-dir (or $${DATA_DIR_ENV})`,
   )
+}
+
+/** The data directory's entries; null when it does not exist and may be created (a writable open). */
+async function existingEntries(io: StorageIO, dir: string, readOnly: boolean): Promise<string[] | null> {
+  try {
+    return await io.readdir(dir)
+  } catch (error) {
+    if (!readOnly && (error as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw ioError('opening the data directory', dir, error)
+  }
 }
 
 export function openSpool(options: SpoolOptions = {}): Promise<Spool> {

@@ -31,7 +31,7 @@ describe('the CLI on bad input: one line, a non-zero exit, the data untouched', 
       [['consume', 'orders', '--partition', '0', '--offset', '99'], dir, 'OFFSET_OUT_OF_RANGE'],
       [['replay', 'orders', '--from-time', 'last tuesday'], dir, 'INVALID_ARGUMENT'],
       [['topics', 'list', '--data-dir', notSpool], notSpool, 'INVALID_ARGUMENT'],
-      [['produce', 'orders', '--data-dir', notSpool], notSpool, 'UNKNOWN_TOPIC'],
+      [['produce', 'orders', '--data-dir', notSpool], notSpool, 'INVALID_ARGUMENT'],
     ]
     for (const [args, touched, code] of cases) {
       const before = snapshot(touched)
@@ -53,5 +53,22 @@ describe('the CLI on bad input: one line, a non-zero exit, the data untouched', 
     expect(corrupt.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^spool: corrupt batch in .*00000000000000000000\\.log at byte 0 \\(offset 0\\).*\\[CORRUPT_BATCH\\]$`))])
     expect(corrupt.stdout).toBe('')
     expect(snapshot(dir)).toEqual(before)
+  })
+
+  it("a writable command on someone else's folder refuses, and touches none of its files (folders named like partitions included)", () => {
+    const victim = tempDir()
+    for (const folder of ['report-2024', 'python-3']) {
+      fs.mkdirSync(path.join(victim, folder))
+      fs.writeFileSync(path.join(victim, folder, 'keep.txt'), folder)
+    }
+    const before = snapshot(victim)
+    const names = fs.readdirSync(victim).sort()
+    for (const args of [['topics', 'create', 'x'], ['produce', 'x']]) {
+      const result = runCli(['--data-dir', victim, ...args], 'x\n')
+      expect(result.code, args.join(' ')).toBe(1)
+      expect(result.stderr, args.join(' ')).toMatch(/is not a spool data directory.*\[INVALID_ARGUMENT\]/)
+    }
+    expect(snapshot(victim)).toEqual(before)
+    expect(fs.readdirSync(victim).sort()).toEqual(names) // no lock, no catalog, nothing added
   })
 })
