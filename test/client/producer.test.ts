@@ -145,16 +145,19 @@ describe('producer', () => {
     const io = countingIO()
     const spool = await openTestSpool(dir, { io })
     await spool.createTopic('t', { partitions: 3, flush: 'never' })
-    const producer = spool.producer({ lingerMs: 30, maxBatchBytes: 1000 })
+    // A linger far longer than the turn of the event loop between the two sends, so that a
+    // loaded machine cannot make the first batch leave before the second send.
+    const lingering = spool.producer({ lingerMs: 1_000, maxBatchBytes: 1000 })
     io.reset()
-    const first = producer.send({ topic: 't', value: 'a' })
-    await new Promise((resolve) => setTimeout(resolve, 10))
-    const second = producer.send({ topic: 't', value: 'b' })
+    const first = lingering.send({ topic: 't', value: 'a' })
+    await new Promise((resolve) => setImmediate(resolve))
+    const second = lingering.send({ topic: 't', value: 'b' })
     expect(io.count('writev', '.log')).toBe(0) // still lingering
     const [a, b] = await Promise.all([first, second])
     expect(b.partition).toBe(a.partition) // one sticky batch
     expect(io.count('writev', '.log')).toBe(1)
 
+    const producer = spool.producer({ lingerMs: 30, maxBatchBytes: 1000 })
     const partitions = new Set<number>()
     for (let i = 0; i < 6; i++) partitions.add((await producer.send({ topic: 't', value: 'c' })).partition)
     expect(partitions.size).toBe(3)

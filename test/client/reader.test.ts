@@ -42,11 +42,13 @@ describe('spool.read: replay without a group', () => {
     expect((await following).map((r) => r.value!.toString())).toEqual(['first', 'second', 'third', 'fourth'])
 
     const controller = new AbortController()
-    const tail = collect(spool.read('t', { fromOffset: 5, follow: true, signal: controller.signal }))
+    const tail = spool.read('t', { fromOffset: 5, follow: true, signal: controller.signal })
+    const next = tail.next()
     await producer.send({ topic: 't', value: 'sixth' })
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect((await next).value?.value?.toString()).toBe('sixth')
+    const waiting = tail.next() // at the end, following
     controller.abort()
-    expect((await tail).map((r) => r.value!.toString())).toEqual(['sixth'])
+    expect((await waiting).done).toBe(true)
 
     const untilClose = collect(spool.read('t', { fromOffset: 6, follow: true }))
     await spool.close()

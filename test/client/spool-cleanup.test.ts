@@ -74,7 +74,7 @@ describe('spool cleanup: retention and compaction per topic', () => {
     for (let i = 0; i < 40; i++) await producer.send({ topic: 't', value: 'y'.repeat(100) })
     now += HOUR
     let segments = Infinity
-    for (let waited = 0; waited < 2000 && segments > 1; waited += 20) {
+    for (let waited = 0; waited < 20_000 && segments > 1; waited += 20) {
       await new Promise((resolve) => setTimeout(resolve, 20))
       segments = (await spool.describeTopic('t')).partitions[0]!.segments
     }

@@ -99,7 +99,7 @@ async function crashImages(): Promise<Images> {
   // The roll starts a checkpoint in the background; let it land so that the image holds
   // the recovery point that names the new segment.
   const rp = path.join(dir, 'recovery-point.json')
-  for (let i = 0; i < 200 && !fs.readFileSync(rp, 'utf8').includes(`"segmentBase":${newBase},`); i++) await new Promise((r) => setTimeout(r, 10))
+  for (let i = 0; i < 2_000 && !fs.readFileSync(rp, 'utf8').includes(`"segmentBase":${newBase},`); i++) await new Promise((r) => setTimeout(r, 10))
   const afterRoll = snapshot(dir)
   await log.close()
 
