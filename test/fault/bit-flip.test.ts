@@ -3,7 +3,6 @@ import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { randomFraction } from '../../scripts/lib/prng.js'
 import { isSpoolError } from '../../src/errors.js'
-import { lastOffsetOf, readBatchHeader } from '../../src/record/batch-decoder.js'
 import { BATCH_HEADER_BYTES } from '../../src/record/batch-format.js'
 import { DEFAULT_MAX_BATCH_BYTES } from '../../src/limits.js'
 import type { RecordInput, StoredRecord } from '../../src/record/types.js'
@@ -17,6 +16,7 @@ import { openLog } from '../helpers/open-log.js'
 import { readAll } from '../helpers/read-all.js'
 import { runCli } from '../helpers/run-cli.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { type LaidBatch, layoutOfLog } from './damage.js'
 
 /**
  * Bit-flip sweep (issue 7): one byte of a sealed segment's .log is xored with a nonzero
@@ -70,15 +70,7 @@ function fieldOf(relative: number): FieldClass {
   return 'records'
 }
 
-interface BatchLayout {
-  file: string
-  /** Index of the segment in base-offset order. */
-  segment: number
-  position: number
-  sizeBytes: number
-  baseOffset: number
-  lastOffset: number
-}
+type BatchLayout = LaidBatch
 
 interface Flip {
   n: number
@@ -132,17 +124,7 @@ function makeRecord(random: () => number, i: number, t0: number): RecordInput {
   return { key, value, headers, timestamp: t0 + i * 10 - (random() < 0.1 ? 5_000 : 0) }
 }
 
-/** Parses a .log into its batches (headers only), as written. */
-function layoutOf(file: string, segment: number): BatchLayout[] {
-  const bytes = fs.readFileSync(file)
-  const out: BatchLayout[] = []
-  for (let position = 0; position < bytes.length; ) {
-    const header = readBatchHeader(bytes, position)
-    out.push({ file, segment, position, sizeBytes: header.sizeBytes, baseOffset: header.baseOffset, lastOffset: lastOffsetOf(header) })
-    position += header.sizeBytes
-  }
-  return out
-}
+const layoutOf = (file: string, segment: number): BatchLayout[] => layoutOfLog(file, segment)
 
 describe('bit-flip sweep over sealed segments', () => {
   let original: string

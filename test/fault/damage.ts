@@ -25,16 +25,19 @@ export function layoutOf(dir: string): LaidBatch[] {
     .readdirSync(dir)
     .filter((name) => /^\d{20}\.log$/.test(name))
     .sort()
-  return logs.flatMap((file, segment) => {
-    const bytes = fs.readFileSync(path.join(dir, file))
-    const out: LaidBatch[] = []
-    for (let position = 0; position < bytes.length; ) {
-      const header = readBatchHeader(bytes, position)
-      out.push({ file, segment, position, sizeBytes: header.sizeBytes, baseOffset: header.baseOffset, lastOffset: lastOffsetOf(header) })
-      position += header.sizeBytes
-    }
-    return out
-  })
+  return logs.flatMap((file, segment) => layoutOfLog(path.join(dir, file), segment, file))
+}
+
+/** The batches (headers only) of one `.log`, named `name` in what it returns. */
+export function layoutOfLog(logFile: string, segment: number, name = logFile): LaidBatch[] {
+  const bytes = fs.readFileSync(logFile)
+  const out: LaidBatch[] = []
+  for (let position = 0; position < bytes.length; ) {
+    const header = readBatchHeader(bytes, position)
+    out.push({ file: name, segment, position, sizeBytes: header.sizeBytes, baseOffset: header.baseOffset, lastOffset: lastOffsetOf(header) })
+    position += header.sizeBytes
+  }
+  return out
 }
 
 export const DAMAGE_OPTIONS = { segmentBytes: 1024, indexIntervalBytes: 128 }

@@ -29,6 +29,16 @@ async function codeOf(call: Promise<unknown>): Promise<string | undefined> {
   return undefined
 }
 
+/** `/d/f` holding `text`, file and directory entry fsynced: a known durable start. */
+async function durableFile(text: string): Promise<{ d: SimDisk; io: SimIO; fd: number }> {
+  const d = disk()
+  const io = await withDurableDir(d)
+  const fd = await writeFile(io, '/d/f', text)
+  await io.fsync(fd)
+  await fsyncDir(io, '/d')
+  return { d, io, fd }
+}
+
 /** A durable directory /d, so each test starts from a known durable state. */
 async function withDurableDir(d: SimDisk): Promise<SimIO> {
   const io = d.io()
@@ -51,11 +61,7 @@ describe('SimDisk: file data', () => {
   })
 
   it('undoes an unsynced truncation, whether by ftruncate or by a truncating open', async () => {
-    const d = disk()
-    const io = await withDurableDir(d)
-    const fd = await writeFile(io, '/d/f', 'abcdef')
-    await io.fsync(fd)
-    await fsyncDir(io, '/d')
+    const { d, io, fd } = await durableFile('abcdef')
     await io.ftruncate(fd, 2)
     await io.close(await io.open('/d/g', 'w'))
     expect(d.fileContents('/d/f')?.toString()).toBe('ab')
@@ -70,11 +76,7 @@ describe('SimDisk: file data', () => {
   })
 
   it('after a truncation and a regrowth, a fsync leaves zeros, not the old bytes', async () => {
-    const d = disk()
-    const io = await withDurableDir(d)
-    const fd = await writeFile(io, '/d/f', 'abcdef')
-    await io.fsync(fd)
-    await fsyncDir(io, '/d')
+    const { d, io, fd } = await durableFile('abcdef')
     await io.ftruncate(fd, 2)
     await io.ftruncate(fd, 4)
     await io.fdatasync(fd)
