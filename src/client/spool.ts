@@ -13,7 +13,7 @@ import { GroupAdmin, type GroupReport, type ResetPlanEntry, type ResetTarget } f
 import { GROUPS_DIR, GroupHub } from './group-hub.js'
 import type { OpenGroupDatabase } from '../groups/offset-store.js'
 import { CATALOG_FILE } from '../topics/catalog.js'
-import { LOCK_FILE, WRITER_LOCK_DIR } from '../storage/paths.js'
+import { LOCK_FILE, WRITER_LOCK_DIR, tempPathOf } from '../storage/paths.js'
 import { Producer, type ProducerOptions } from './producer.js'
 import { type ConsumedRecord, type ReadStreamOptions, readTopic } from './reader.js'
 import { nonNegativeInteger } from '../validate.js'
@@ -251,8 +251,10 @@ export class Spool {
 function checkLooksLikeSpool(dir: string, entries: readonly string[]): void {
   if (entries.includes(CATALOG_FILE)) return
   // Partition directories are made only after the catalog that names them is durable: a
-  // folder named like one (`report-2024`) beside no catalog is someone else's.
-  const foreign = entries.filter((name) => name !== LOCK_FILE && name !== WRITER_LOCK_DIR && name !== GROUPS_DIR)
+  // folder named like one (`report-2024`) beside no catalog is someone else's. A catalog
+  // still aside (a crash during the first topic's creation) is the spool's own.
+  const own = new Set([LOCK_FILE, WRITER_LOCK_DIR, GROUPS_DIR, tempPathOf(CATALOG_FILE)])
+  const foreign = entries.filter((name) => !own.has(name))
   if (foreign.length === 0) return
   throw invalidArgument(
     'dir',
