@@ -225,11 +225,7 @@ export async function writeSegmentAside(
 ): Promise<Segment> {
   const segment = new Segment(ctx, baseOffset)
   const aside = cleanedPaths(segment.paths)
-  try {
-    segment.fd = await ctx.io.open(aside.log, 'w+')
-  } catch (error) {
-    throw ioError('creating', aside.log, error)
-  }
+  await segment.openFile('w+', aside.log)
   try {
     let pending: Buffer[] = []
     let pendingBytes = 0
@@ -258,8 +254,8 @@ export async function writeSegmentAside(
       throw ioError('fsync of', aside.log, error)
     }
     await onPhase('cleaned-log-written')
-    segment.sizeBytes = written
-    segment.visibleBytes = written
+    segment.grewTo(written)
+    segment.showUpTo(written)
     segment.seal()
     segment.markLoaded()
     await writeFileDurable(ctx.io, aside.index, segment.offsetIndex.encode(0, segment.offsetIndex.entries.length))

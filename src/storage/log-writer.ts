@@ -263,7 +263,7 @@ export class LogWriter {
     } finally {
       for (const buffer of buffers) this.arena?.release(buffer)
     }
-    if (segment.rollStartMs < 0) segment.rollStartMs = this.options.clock()
+    if (segment.rollStartMs < 0) segment.startRollClock(this.options.clock())
     let position = startPosition
     for (let k = 0; k < requests.length; k++) {
       const { batch } = requests[k]!
@@ -276,7 +276,7 @@ export class LogWriter {
       })
       position += batch.bytes.length
     }
-    segment.sizeBytes = position
+    segment.grewTo(position)
     sync.written(position)
     this.nextOffsetValue = offset
     if (this.options.flush === 'always') {
@@ -288,7 +288,7 @@ export class LogWriter {
     }
     // A failed fsync elsewhere (the interval timer, a checkpoint) may have come meanwhile.
     if (this.failure !== null) return rejectAll(requests, this.failure)
-    segment.visibleBytes = position
+    segment.showUpTo(position)
     this.highWatermarkValue = offset
     for (let k = 0; k < requests.length; k++) requests[k]!.resolve(results[k]!)
     this.events.onVisible(offset, position - startPosition)

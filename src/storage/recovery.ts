@@ -171,12 +171,7 @@ async function finishCompaction(ctx: SegmentContext, names: string[]): Promise<v
 }
 
 async function openActiveFd(ctx: SegmentContext, segment: Segment): Promise<void> {
-  try {
-    segment.fd = await ctx.io.open(segment.paths.log, ctx.readOnly ? 'r' : 'r+')
-    segment.sizeBytes = await ctx.io.fstatSize(segment.fd)
-  } catch (error) {
-    throw ioError('opening segment', segment.paths.log, error)
-  }
+  await segment.openFile(ctx.readOnly ? 'r' : 'r+')
 }
 
 /**
@@ -199,8 +194,8 @@ async function openClean(ctx: SegmentContext, segments: Segment[], marker: LogPo
   const problem = await active.loadIndexFiles()
   if (problem !== null) return null
   active.trimIndexesTo(marker.position, marker.nextOffset, marker.maxTimestamp)
-  active.visibleBytes = active.sizeBytes
-  active.rollStartMs = await rollStartOf(active, marker)
+  active.showUpTo(active.sizeBytes)
+  active.startRollClock(await rollStartOf(active, marker))
   active.markLoaded()
   return { segments, end: marker, recovered: false }
 }
@@ -243,15 +238,15 @@ async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosit
         onBatch: (position, header) => segment.indexBatch(position, indexedBatchOf(header)),
       })
       expectedOffset = Math.max(scan.nextOffset, segment.nextOffset)
-      segment.nextOffset = expectedOffset
+      segment.endsBefore(expectedOffset)
       segment.markLoaded()
       if (scan.problem !== null) {
         await settleDamage(ctx, segments, i, scan, options)
-        segment.rollStartMs = await rollStartOf(segment, point)
+        segment.startRollClock(await rollStartOf(segment, point))
         break
       }
-      segment.rollStartMs = await rollStartOf(segment, point)
-      segment.visibleBytes = segment.sizeBytes
+      segment.startRollClock(await rollStartOf(segment, point))
+      segment.showUpTo(segment.sizeBytes)
       if (i < segments.length - 1) segment.seal()
     }
     // Only now that the scan is judged: the rebuilt indexes of the sealed segments scanned.
@@ -347,8 +342,7 @@ async function cutAt(ctx: SegmentContext, segment: Segment, position: number): P
       throw ioError('truncating the torn tail of', segment.paths.log, error)
     }
   }
-  segment.sizeBytes = position
-  segment.visibleBytes = position
+  segment.cutTo(position)
 }
 
 async function dropSegments(ctx: SegmentContext, dropped: Segment[]): Promise<void> {

@@ -44,19 +44,15 @@ export function indexedBatchOf(header: BatchHeader): IndexedBatch {
  */
 export class Segment {
   readonly paths: SegmentPaths
-  fd = -1
-  /** Bytes in the file (for the active segment: bytes written). */
-  sizeBytes = 0
-  /** Readers stop here: on the active segment, the end of what is durable under the policy. */
-  visibleBytes = 0
-  offsetIndex: OffsetIndex
-  timeIndex: TimeIndex
-  maxTimestamp = -1
-  /** Offset after the last batch; known for the active segment and once a sealed one is scanned. */
-  nextOffset: number
-  /** Clock time of the first append, which starts the `segmentMs` clock; -1 while empty. */
-  rollStartMs = -1
-  sealed = false
+  private fdValue = -1
+  private sizeBytesValue = 0
+  private visibleBytesValue = 0
+  private offsetIndexValue: OffsetIndex
+  private timeIndexValue: TimeIndex
+  private maxTimestampValue = -1
+  private nextOffsetValue: number
+  private rollStartMsValue = -1
+  private sealedValue = false
   /** The chunk a sequential reader is expected to ask for next, being read (readAheadFrom). */
   private readAhead: { position: number; length: number; read: Promise<Buffer> } | null = null
   private bytesSinceIndexEntry = 0
@@ -72,9 +68,87 @@ export class Segment {
     readonly baseOffset: number,
   ) {
     this.paths = segmentPaths(ctx.dir, baseOffset)
-    this.offsetIndex = new OffsetIndex(baseOffset)
-    this.timeIndex = new TimeIndex(baseOffset)
-    this.nextOffset = baseOffset
+    this.offsetIndexValue = new OffsetIndex(baseOffset)
+    this.timeIndexValue = new TimeIndex(baseOffset)
+    this.nextOffsetValue = baseOffset
+  }
+
+  /** The `.log`'s descriptor while open, else -1. */
+  get fd(): number {
+    return this.fdValue
+  }
+
+  /** Bytes in the file (for the active segment: bytes written). */
+  get sizeBytes(): number {
+    return this.sizeBytesValue
+  }
+
+  /** Readers stop here: on the active segment, the end of what is durable under the policy. */
+  get visibleBytes(): number {
+    return this.visibleBytesValue
+  }
+
+  get offsetIndex(): OffsetIndex {
+    return this.offsetIndexValue
+  }
+
+  get timeIndex(): TimeIndex {
+    return this.timeIndexValue
+  }
+
+  /** The largest record timestamp indexed so far, or -1. */
+  get maxTimestamp(): number {
+    return this.maxTimestampValue
+  }
+
+  /** Offset after the last batch; known for the active segment and once a sealed one is scanned. */
+  get nextOffset(): number {
+    return this.nextOffsetValue
+  }
+
+  /** Clock time of the first append, which starts the `segmentMs` clock; -1 while empty. */
+  get rollStartMs(): number {
+    return this.rollStartMsValue
+  }
+
+  get sealed(): boolean {
+    return this.sealedValue
+  }
+
+  /** Opens the `.log` (or, for a copy being written aside, `file`) and learns its size. */
+  async openFile(flags: string, file = this.paths.log): Promise<void> {
+    try {
+      this.fdValue = await this.ctx.io.open(file, flags)
+      this.sizeBytesValue = await this.ctx.io.fstatSize(this.fdValue)
+    } catch (error) {
+      throw ioError('opening segment', file, error)
+    }
+  }
+
+  /** Bytes were written up to `position` (appended by the writer, or copied aside). */
+  grewTo(position: number): void {
+    this.sizeBytesValue = position
+  }
+
+  /** Readers may now read up to `position`. */
+  showUpTo(position: number): void {
+    this.visibleBytesValue = position
+  }
+
+  /** The file was cut to `position` (a torn tail): nothing past it exists or is shown. */
+  cutTo(position: number): void {
+    this.sizeBytesValue = position
+    this.visibleBytesValue = position
+  }
+
+  /** Starts the `segmentMs` clock (-1: not started), as recorded or at the first append. */
+  startRollClock(ms: number): void {
+    this.rollStartMsValue = ms
+  }
+
+  /** Recovery found the segment's records to end before `offset` (compaction may leave a gap). */
+  endsBefore(offset: number): void {
+    this.nextOffsetValue = offset
   }
 
   get loaded(): boolean {
@@ -95,7 +169,7 @@ export class Segment {
     const segment = new Segment(ctx, baseOffset)
     const file = segment.paths.log
     try {
-      segment.fd = await ctx.io.open(file, 'wx+')
+      segment.fdValue = await ctx.io.open(file, 'wx+')
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError('creating segment', file, error)
       await segment.takeOverEmpty()
@@ -108,7 +182,7 @@ export class Segment {
     const file = this.paths.log
     let size: number
     try {
-      this.fd = await this.ctx.io.open(file, 'r+')
+      this.fdValue = await this.ctx.io.open(file, 'r+')
       size = await this.ctx.io.fstatSize(this.fd)
     } catch (error) {
       throw ioError('opening segment', file, error)
@@ -127,14 +201,14 @@ export class Segment {
       this.bytesSinceIndexEntry = 0
     }
     this.bytesSinceIndexEntry += batch.sizeBytes
-    if (batch.maxTimestamp > this.maxTimestamp) this.maxTimestamp = batch.maxTimestamp
+    if (batch.maxTimestamp > this.maxTimestamp) this.maxTimestampValue = batch.maxTimestamp
     if (addEntry) this.timeIndex.maybeAppend(this.maxTimestamp, batch.lastOffset)
-    this.nextOffset = batch.lastOffset + 1
+    this.nextOffsetValue = batch.lastOffset + 1
   }
 
   /** Marks the segment read-only and records its largest timestamp in the time index. */
   seal(): void {
-    this.sealed = true
+    this.sealedValue = true
     if (this.nextOffset > this.baseOffset) this.timeIndex.maybeAppend(this.maxTimestamp, this.nextOffset - 1)
   }
 
@@ -149,12 +223,12 @@ export class Segment {
   private async load(): Promise<void> {
     const { io } = this.ctx
     try {
-      this.fd = await io.open(this.paths.log, 'r')
-      this.sizeBytes = await io.fstatSize(this.fd)
+      this.fdValue = await io.open(this.paths.log, 'r')
+      this.sizeBytesValue = await io.fstatSize(this.fd)
     } catch (error) {
       throw ioError('opening segment', this.paths.log, error)
     }
-    this.visibleBytes = this.sizeBytes
+    this.visibleBytesValue = this.sizeBytes
     let problem = await this.loadIndexFiles()
     if (this.sizeBytes === 0 && this.timeIndex.entries.length > 0) {
       // Its time index says it held records (compaction empties a segment's indexes too):
@@ -167,7 +241,7 @@ export class Segment {
       if (!this.ctx.readOnly) this.ctx.logger.warn(`rebuilding the indexes of ${this.paths.log}: ${problem}`)
       await this.rebuildIndexes()
     }
-    this.sealed = true
+    this.sealedValue = true
     this.loadedFlag = true
   }
 
@@ -187,9 +261,9 @@ export class Segment {
     if (typeof offsetIndex === 'string') return `${this.paths.index}: ${offsetIndex}`
     const timeIndex = TimeIndex.decode(this.baseOffset, timeBytes, 2 ** 32 - 1)
     if (typeof timeIndex === 'string') return `${this.paths.timeIndex}: ${timeIndex}`
-    this.offsetIndex = offsetIndex
-    this.timeIndex = timeIndex
-    this.maxTimestamp = timeIndex.maxTimestamp
+    this.offsetIndexValue = offsetIndex
+    this.timeIndexValue = timeIndex
+    this.maxTimestampValue = timeIndex.maxTimestamp
     this.persistedIndexEntries = offsetIndex.entries.length
     this.persistedTimeEntries = timeIndex.entries.length
     return null
@@ -222,11 +296,11 @@ export class Segment {
   }
 
   resetIndexes(): void {
-    this.offsetIndex = new OffsetIndex(this.baseOffset)
-    this.timeIndex = new TimeIndex(this.baseOffset)
-    this.maxTimestamp = -1
+    this.offsetIndexValue = new OffsetIndex(this.baseOffset)
+    this.timeIndexValue = new TimeIndex(this.baseOffset)
+    this.maxTimestampValue = -1
     this.bytesSinceIndexEntry = 0
-    this.nextOffset = this.baseOffset
+    this.nextOffsetValue = this.baseOffset
     this.persistedIndexEntries = 0
     this.persistedTimeEntries = 0
   }
@@ -244,8 +318,8 @@ export class Segment {
     times.truncate(keep)
     const lastEntryPosition = this.offsetIndex.entries.length > 0 ? this.offsetIndex.entries.lastValue() : 0
     this.bytesSinceIndexEntry = position - lastEntryPosition
-    this.nextOffset = nextOffset
-    this.maxTimestamp = Math.max(maxTimestamp, this.timeIndex.maxTimestamp)
+    this.nextOffsetValue = nextOffset
+    this.maxTimestampValue = Math.max(maxTimestamp, this.timeIndex.maxTimestamp)
     this.persistedIndexEntries = Math.min(this.persistedIndexEntries, this.offsetIndex.entries.length)
     this.persistedTimeEntries = Math.min(this.persistedTimeEntries, times.length)
   }
@@ -417,7 +491,7 @@ export class Segment {
   async close(): Promise<void> {
     if (this.fd < 0) return
     const fd = this.fd
-    this.fd = -1
+    this.fdValue = -1
     this.loadedFlag = false
     // A read still in flight must not land on the number of a file opened after this one.
     const ahead = this.readAhead
