@@ -96,3 +96,27 @@ export async function acquireDirLock(dir: string, io: StorageIO): Promise<DirLoc
     release: () => (released ??= io.unlink(ownerFile).catch(() => undefined).then(() => held.release())),
   }
 }
+
+/**
+ * The lock a standalone writer of a partition directory takes: its own directory's, and,
+ * when the directory lies in a locked data directory (one holding a writer lock, as a
+ * spool's does), that directory's too — so that `PartitionLog.open` beside a running
+ * spool fails with LOCKED instead of appending under it.
+ */
+export async function acquirePartitionLock(dir: string, io: StorageIO): Promise<DirLock> {
+  const parent = path.dirname(path.resolve(dir))
+  const enclosing = (await io.readdir(parent).catch(() => [] as string[])).includes(WRITER_LOCK_DIR)
+  const outer = enclosing ? await acquireDirLock(parent, io) : null
+  try {
+    const inner = await acquireDirLock(dir, io)
+    return {
+      release: async () => {
+        await inner.release()
+        await outer?.release()
+      },
+    }
+  } catch (error) {
+    await outer?.release()
+    throw error
+  }
+}

@@ -15,7 +15,7 @@ import { createDirectoryDurably, fsyncDirectory, writeFileAtomic } from './atomi
 import { AppendSignal } from './append-signal.js'
 import { Checkpointer } from './checkpointer.js'
 import type { CompactionOptions, CompactionStats } from './cleaner.js'
-import { type DirLock, acquireDirLock } from './dir-lock.js'
+import { type DirLock, acquirePartitionLock } from './dir-lock.js'
 import { EpochHistory } from './epochs.js'
 import { type QuarantinedRange, QuarantineGaps } from './quarantine-record.js'
 import { type FlushPolicy, checkFlushPolicy } from './flush-policy.js'
@@ -163,7 +163,7 @@ export class PartitionLog {
       logger: options.logger ?? stderrLogger,
     }
     if (!readOnly) await createDirectoryDurably(ctx.io, dir)
-    const lock = !readOnly && (options.lock ?? true) ? await acquireDirLock(dir, ctx.io) : null
+    const lock = !readOnly && (options.lock ?? true) ? await acquirePartitionLock(dir, ctx.io) : null
     try {
       const initialOffset = options.initialOffset === undefined ? 0 : nonNegativeInteger('initialOffset', options.initialOffset)
       const opened = await openLogDirectory(ctx, initialOffset, { flush: resolved.flush })
