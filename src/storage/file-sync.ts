@@ -21,16 +21,19 @@ export class FileSync {
   constructor(
     private readonly io: StorageIO,
     private readonly fd: () => number,
-    /**
-     * Bytes in the file when it was opened. None counts as durable until an fsync of this
-     * process covers it: what an earlier process wrote may still sit in the page cache.
-     */
+    /** Bytes in the file when it was opened. */
     initialBytes: number,
+    /**
+     * Whether those bytes are known to be on disk (a clean shutdown synced them). If not,
+     * none counts as durable until an fsync of this process covers it: what an earlier
+     * process wrote may still sit in the page cache.
+     */
+    initiallyDurable: boolean,
     /** Called once, on the first failure. */
     private readonly onFailure: (error: unknown) => void,
   ) {
     this.writtenBytes = initialBytes
-    this.durableBytes = 0
+    this.durableBytes = initiallyDurable ? initialBytes : 0
   }
 
   /** Records that the file now holds `bytes` (after a write, or a cut back after a failed one). */

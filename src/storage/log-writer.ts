@@ -49,6 +49,11 @@ export interface AppendResult {
 }
 
 export interface WriterEvents {
+  /**
+   * Runs once, before the first write: a partition opened after a clean shutdown keeps
+   * its clean-shutdown marker (and writes nothing) until something is appended.
+   */
+  beforeFirstWrite(): Promise<void>
   /** Records up to `endOffset` became visible; `bytes` were added to the log. */
   onVisible(endOffset: number, bytes: number): void
   /** `old` was sealed and a new active segment started. */
@@ -69,6 +74,7 @@ export class LogWriter {
   private nextOffsetValue: number
   private highWatermarkValue: number
   private failure: SpoolError | null = null
+  private wroteOnce = false
   /** Where the active segment is cut back to at close, after a failed fsync (see cutBackAfterFailure). */
   private pendingCut: { segment: Segment; bytes: number } | null = null
   // Allocated on the first append: a read-only or idle partition holds no encode buffer.
@@ -81,10 +87,12 @@ export class LogWriter {
     private readonly segments: SegmentList,
     end: LogPosition,
     private readonly events: WriterEvents,
+    /** Whether the active segment is known to be on disk whole (a clean shutdown synced it). */
+    durableAtOpen: boolean,
   ) {
     this.nextOffsetValue = end.nextOffset
     this.highWatermarkValue = end.nextOffset
-    this.activeSync = this.syncFor(segments.active)
+    this.activeSync = this.syncFor(segments.active, durableAtOpen)
   }
 
   /** The offset the next record gets. */
@@ -164,9 +172,9 @@ export class LogWriter {
     return this.failure
   }
 
-  private syncFor(segment: Segment): FileSync {
+  private syncFor(segment: Segment, durable: boolean): FileSync {
     const bytesAtOpen = segment.sizeBytes
-    const sync: FileSync = new FileSync(this.ctx.io, () => segment.fd, bytesAtOpen, (error) => {
+    const sync: FileSync = new FileSync(this.ctx.io, () => segment.fd, bytesAtOpen, durable, (error) => {
       this.fail(segment, error)
       this.pendingCut ??= { segment, bytes: Math.max(sync.durable, bytesAtOpen) }
     })
@@ -209,6 +217,14 @@ export class LogWriter {
   private async writeQueued(): Promise<void> {
     const requests = this.queue
     this.queue = []
+    if (!this.wroteOnce) {
+      try {
+        await this.events.beforeFirstWrite()
+      } catch (error) {
+        return rejectAll(requests, error)
+      }
+      this.wroteOnce = true
+    }
     let i = 0
     while (i < requests.length) {
       if (this.failure !== null) return rejectAll(requests.slice(i), this.failure)
@@ -317,7 +333,7 @@ export class LogWriter {
     }
     old.seal()
     this.segments.push(segment)
-    this.activeSync = this.syncFor(segment)
+    this.activeSync = this.syncFor(segment, true)
     this.events.onRolled(old)
   }
 }

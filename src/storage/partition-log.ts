@@ -100,6 +100,8 @@ function resolveOptions(options: PartitionLogOptions): ResolvedOptions {
  */
 export class PartitionLog {
   private closed = false
+  /** Whether the clean-shutdown marker of the last close is still in place (nothing written since). */
+  private markerPresent: boolean
   private readonly stopTimers: Array<() => void> = []
   private readonly signal = new AppendSignal()
   private readonly writer: LogWriter
@@ -113,17 +115,20 @@ export class PartitionLog {
     private readonly options: ResolvedOptions,
     private readonly segments: SegmentList,
     end: LogPosition,
+    clean: boolean,
     private readonly epochs: EpochHistory,
     private readonly gaps: QuarantineGaps,
     private readonly lock: DirLock | null,
   ) {
+    this.markerPresent = clean
     this.writer = new LogWriter(ctx, { ...options, epoch: epochs.current }, segments, end, {
+      beforeFirstWrite: () => this.forgetCleanShutdown(),
       onVisible: (endOffset, bytes) => {
         this.checkpointer.appended(bytes)
         this.signal.appended(endOffset, ctx.logger)
       },
       onRolled: (old) => this.checkpointer.sealed(old),
-    })
+    }, clean)
     this.checkpointer = new Checkpointer(ctx, {
       endPosition: () => this.writer.endPosition(),
       syncTo: (position) => this.writer.syncTo(position),
@@ -173,7 +178,7 @@ export class PartitionLog {
       // Offsets past the recovered end may have been handed out before the crash: a new incarnation.
       if (opened.recovered && !readOnly) await epochs.bump(ctx.io, dir, opened.end.nextOffset)
       const gaps = await QuarantineGaps.load(ctx.io, dir, ctx.logger)
-      const log = new PartitionLog(dir, ctx, resolved, segments, opened.end, epochs, gaps, lock)
+      const log = new PartitionLog(dir, ctx, resolved, segments, opened.end, opened.clean, epochs, gaps, lock)
       if (!readOnly) await log.startWriting(opened.recovered)
       return log
     } catch (error) {
@@ -182,22 +187,42 @@ export class PartitionLog {
     }
   }
 
-  /** After open: record where the log is, forget the clean-shutdown marker, start the timers. */
+  /**
+   * After open. A recovered (or new) log is made durable and gets a recovery point at
+   * once. A log shut down cleanly is left as it is — files, recovery point and clean-shutdown marker —
+   * until its first append (forgetCleanShutdown) or for good if none comes: opening and
+   * closing a partition nobody writes costs no write and no fsync.
+   */
   private async startWriting(recovered: boolean): Promise<void> {
-    if (recovered) {
-      // What recovery scanned may sit only in the page cache: make it durable before the
-      // recovery point vouches for it.
-      await this.writer.syncWritten()
-      await this.segments.active.persistIndexes()
+    if (!this.markerPresent) {
+      if (recovered) {
+        // What recovery scanned may sit only in the page cache: make it durable before the
+        // recovery point vouches for it.
+        await this.writer.syncWritten()
+        await this.segments.active.persistIndexes()
+      }
+      await this.checkpointer.writeRecoveryPoint(this.writer.endPosition())
+      await this.ctx.io.unlink(path.join(this.dir, CLEAN_SHUTDOWN_FILE)).catch(() => undefined)
+      // Also makes a new active segment's name durable before anything is appended to it.
+      await fsyncDirectory(this.ctx.io, this.dir)
     }
-    await this.checkpointer.writeRecoveryPoint(this.writer.endPosition())
-    await this.ctx.io.unlink(path.join(this.dir, CLEAN_SHUTDOWN_FILE)).catch(() => undefined)
-    await fsyncDirectory(this.ctx.io, this.dir)
     const { flush, scheduler, recoveryCheckpointMs } = this.options
     if (typeof flush === 'object') {
       this.stopTimers.push(scheduler.every(flush.intervalMs, () => void this.writer.syncWritten().catch(() => undefined)))
     }
     this.stopTimers.push(scheduler.every(recoveryCheckpointMs, () => this.checkpointer.tick()))
+  }
+
+  /**
+   * Removes the clean-shutdown marker, durably, before anything changes the log: after a
+   * crash, a marker that still matched the files would be trusted, and under flush 'never'
+   * the records appended since (acknowledged, then lost) would go unnoticed by the epochs.
+   */
+  private async forgetCleanShutdown(): Promise<void> {
+    if (!this.markerPresent) return
+    await this.ctx.io.unlink(path.join(this.dir, CLEAN_SHUTDOWN_FILE)).catch(() => undefined)
+    await fsyncDirectory(this.ctx.io, this.dir)
+    this.markerPresent = false
   }
 
   /** The first offset still in the log. */
@@ -351,7 +376,7 @@ export class PartitionLog {
         await this.maintenance.drained() // a compaction stops at its next segment once it sees `closed`
         await this.writer.drained()
         await this.checkpointer.idle()
-        if (this.writer.failed === null) {
+        if (this.writer.failed === null && !this.markerPresent) {
           await this.checkpointer.checkpoint()
           await writeFileAtomic(this.ctx.io, path.join(this.dir, CLEAN_SHUTDOWN_FILE), encodeLogPosition(this.writer.endPosition()))
         }

@@ -75,6 +75,8 @@ export interface OpenedLog {
   end: LogPosition
   /** Whether the directory needed recovery (it was not shut down cleanly). */
   recovered: boolean
+  /** Whether it was opened from a clean-shutdown marker that matched the files (which are left as they are). */
+  clean: boolean
 }
 
 export interface RecoveryOptions {
@@ -197,7 +199,7 @@ async function openClean(ctx: SegmentContext, segments: Segment[], marker: LogPo
   active.showUpTo(active.sizeBytes)
   active.startRollClock(await rollStartOf(active, marker))
   active.markLoaded()
-  return { segments, end: marker, recovered: false }
+  return { segments, end: marker, recovered: false, clean: true }
 }
 
 async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosition | null, options: RecoveryOptions): Promise<OpenedLog> {
@@ -267,6 +269,7 @@ async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosit
       rollStartMs: active.rollStartMs,
     },
     recovered: true,
+    clean: false,
   }
 }
 
@@ -366,8 +369,8 @@ export async function openLogDirectory(
   const segments = await listSegments(ctx)
   if (segments.length === 0) {
     const end = emptyPosition(emptyBaseOffset)
-    if (ctx.readOnly) return { segments, end, recovered: false }
-    return { segments: [await Segment.create(ctx, emptyBaseOffset)], end, recovered: false }
+    if (ctx.readOnly) return { segments, end, recovered: false, clean: false }
+    return { segments: [await Segment.create(ctx, emptyBaseOffset)], end, recovered: false, clean: false }
   }
   const marker = await readLogPosition(ctx.io, path.join(ctx.dir, CLEAN_SHUTDOWN_FILE))
   if (marker !== null) {

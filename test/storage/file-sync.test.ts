@@ -14,7 +14,7 @@ function scriptedSync(): { io: StorageIO; calls: Array<{ resolve: () => void; re
 describe('FileSync', () => {
   it('runs one fdatasync at a time, and counts as durable only what was written before it began', async () => {
     const { io, calls } = scriptedSync()
-    const sync = new FileSync(io, () => 3, 0, () => undefined)
+    const sync = new FileSync(io, () => 3, 0, false, () => undefined)
     sync.written(100)
     const first = sync.syncWritten()
     sync.written(200) // written while the first fsync runs: not covered by it
@@ -36,7 +36,7 @@ describe('FileSync', () => {
   it('after a failure, every waiter and every later call fails, even when nothing new was written', async () => {
     const { io, calls } = scriptedSync()
     const failures: unknown[] = []
-    const sync = new FileSync(io, () => 3, 0, (error) => failures.push(error))
+    const sync = new FileSync(io, () => 3, 0, false, (error) => failures.push(error))
     sync.written(100)
     const a = sync.syncWritten()
     const b = sync.syncTo(100)
