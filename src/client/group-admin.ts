@@ -1,9 +1,10 @@
 import { SpoolError, invalidArgument } from '../errors.js'
 import { type TopicPartition, compareTopicPartitions, tpKey } from '../groups/assignors.js'
 import type { GroupCoordinator } from '../groups/coordinator.js'
-import { checkGroupName } from '../groups/offset-store.js'
+import { type CommittedOffset, checkGroupName } from '../groups/offset-store.js'
 import type { Topics } from '../topics/topics.js'
 import { nonNegativeInteger } from '../validate.js'
+import { earlierTopicsCommit } from './consumer/reset-policy.js'
 import { type PartitionLag, partitionLag } from './lag.js'
 
 /** One partition of a group: its committed offset and how far that is behind the end. */
@@ -66,7 +67,7 @@ export class GroupAdmin {
     const members = live?.members ?? []
     if (committed.length === 0 && members.length === 0 && !(await this.coordinator.listGroups()).includes(group)) throw unknownGroup(group)
     const owners = new Map(members.flatMap((m) => [...m.assigned, ...m.revoking].map((tp) => [tpKey(tp), m.memberId] as const)))
-    const offsets = new Map(committed.map((c) => [tpKey(c), c.offset]))
+    const offsets = this.currentOffsets(committed)
     const topics = new Set([...committed.map((c) => c.topic), ...members.flatMap((m) => m.topics)])
     const now = this.clock()
     const partitions: GroupPartitionReport[] = []
@@ -99,7 +100,7 @@ export class GroupAdmin {
     const committed = await this.coordinator.fetchOffsets(group)
     const chosen = topics ?? [...new Set(committed.map((c) => c.topic))]
     if (chosen.length === 0) throw unknownGroup(group)
-    const offsets = new Map(committed.map((c) => [tpKey(c), c.offset]))
+    const offsets = this.currentOffsets(committed)
     const plan: ResetPlanEntry[] = []
     for (const topic of chosen) {
       for (let partition = 0; partition < this.topics.partitionCount(topic); partition++) {
@@ -110,6 +111,12 @@ export class GroupAdmin {
       }
     }
     return plan.sort(compareTopicPartitions)
+  }
+
+  /** The committed offsets, by partition, that belong to the topics as they are now (not to a deleted topic of the same name). */
+  private currentOffsets(committed: readonly CommittedOffset[]): Map<string, number> {
+    const own = committed.filter((c) => this.topics.has(c.topic) && earlierTopicsCommit(c, this.topics.identity(c.topic)) === null)
+    return new Map(own.map((c) => [tpKey(c), c.offset]))
   }
 
   private async targetOffset(target: ResetTarget, log: ReturnType<Topics['log']>, from: number | null): Promise<number> {
@@ -133,7 +140,9 @@ export class GroupAdmin {
   /** Stores a plan's offsets, durably; refused while the group has members. */
   async applyReset(group: string, plan: readonly ResetPlanEntry[]): Promise<void> {
     this.checkEmpty(group)
-    await this.coordinator.commit({ group, offsets: plan.map(({ topic, partition, to }) => ({ topic, partition, offset: to })) })
+    // Stamped with each topic's id, as a member's commits are (see reset-policy.ts).
+    const offsets = plan.map(({ topic, partition, to }) => ({ topic, partition, offset: to, topicId: this.topics.identity(topic).topicId }))
+    await this.coordinator.commit({ group, offsets })
   }
 
   async delete(group: string): Promise<void> {

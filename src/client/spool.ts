@@ -91,6 +91,7 @@ export class Spool {
    * Appends and reads go on meanwhile.
    */
   runCleanup(): Promise<CleanupReport> {
+    if (this.closing !== null) return Promise.reject(this.closedError())
     this.cleaning ??= this.topics.runCleanup(this.clock()).finally(() => {
       this.cleaning = null
     })
@@ -130,27 +131,44 @@ export class Spool {
     }
   }
 
+  /**
+   * Every call after close() fails with CLOSED, before it touches anything: the lock is
+   * released then, and another process may own the directory.
+   */
+  private checkOpen(): void {
+    if (this.closing !== null) throw this.closedError()
+  }
+
+  private closedError(): SpoolError {
+    return new SpoolError('CLOSED', `the spool in ${this.dir} is closed; open it again with openSpool()`, { details: { dir: this.dir } })
+  }
+
   async createTopic(name: string, options: TopicOptions = {}): Promise<TopicDescription> {
+    this.checkOpen()
     const described = await this.topics.create(name, options)
     await this.groups.partitionsChanged(name)
     return described
   }
 
   async deleteTopic(name: string): Promise<void> {
+    this.checkOpen()
     await this.topics.delete(name)
     await this.groups.partitionsChanged(name)
   }
 
   listTopics(): string[] {
+    this.checkOpen()
     return this.topics.list()
   }
 
-  describeTopic(name: string): Promise<TopicDescription> {
+  async describeTopic(name: string): Promise<TopicDescription> {
+    this.checkOpen()
     return this.topics.describe(name)
   }
 
   /** Raises the topic's partition count to `total` (partitions are never removed). */
   async addPartitions(name: string, total: number): Promise<TopicDescription> {
+    this.checkOpen()
     const described = await this.topics.addPartitions(name, total)
     await this.groups.partitionsChanged(name)
     return described
@@ -159,6 +177,7 @@ export class Spool {
   /** The first offset of a partition whose record is stamped at or after `timestamp`, or null (none yet). */
   offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<number | null> {
     try {
+      this.checkOpen()
       return this.topics.log(topic, partition).offsetForTimestamp(timestamp)
     } catch (error) {
       return Promise.reject(error)
@@ -167,10 +186,12 @@ export class Spool {
 
   /** Replays a partition, no group involved: `for await (const record of spool.read(topic, { partition, fromOffset }))`. */
   read(topic: string, options: ReadStreamOptions = {}): AsyncGenerator<ConsumedRecord> {
+    // After close() it fails with CLOSED at the first step, as it fails for a bad topic (Topics checks).
     return readTopic(this.topics, topic, options)
   }
 
   producer(options: ProducerOptions = {}): Producer {
+    this.checkOpen()
     if (this.readOnly) throw invalidArgument('producer', `is not available: ${this.dir} was opened read-only`)
     const producer = new Producer(this.topics, options)
     this.producers.add(producer)
@@ -182,8 +203,8 @@ export class Spool {
    * It joins at once; deliver with `run`, `for await` or `poll`.
    */
   consumer(options: ConsumerOptions): Consumer {
+    this.checkOpen()
     if (this.readOnly) throw invalidArgument('consumer', `is not available: ${this.dir} was opened read-only`)
-    if (this.closing !== null) throw new SpoolError('CLOSED', `the spool in ${this.dir} is closed`)
     const consumer = new Consumer(
       { topics: this.topics, hub: this.groups, clock: this.clock, logger: this.logger, onClosed: (c) => this.consumers.delete(c) },
       options,
@@ -193,6 +214,8 @@ export class Spool {
   }
 
   private async admin(change?: string): Promise<GroupAdmin> {
+    // Also keeps a closed spool from opening its group store again (and leaving it open).
+    this.checkOpen()
     if (change !== undefined && this.readOnly) throw invalidArgument(change, `is not available: ${this.dir} was opened read-only`)
     return new GroupAdmin(await this.groups.coordinator(), this.topics, this.clock)
   }
@@ -224,6 +247,7 @@ export class Spool {
 
   /** Calls `listener` after every rebalance of every group, with its reason and what moved; returns the function that stops it. */
   onRebalance(listener: (event: RebalanceEvent) => void): () => void {
+    this.checkOpen()
     return this.groups.onRebalance(listener)
   }
 

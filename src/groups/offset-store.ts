@@ -2,6 +2,7 @@ import type { AbstractBatchOptions, AbstractLevel } from 'abstract-level'
 import { Level } from 'level'
 import { SpoolError, invalidArgument, ioError } from '../errors.js'
 import { MAX_COMMIT_METADATA_BYTES, MAX_GROUP_NAME_CHARS } from '../limits.js'
+import { isTopicId } from '../topics/catalog.js'
 import { checkTopicName } from '../topics/topic-name.js'
 import { integerIn, nonNegativeInteger } from '../validate.js'
 
@@ -11,7 +12,7 @@ import { integerIn, nonNegativeInteger } from '../validate.js'
  * Keys (utf8), chosen so that one group's keys are one contiguous range and a group's
  * offsets sort by topic, then partition:
  *   m!<group>                          → { v: 1, generation, updatedAt }
- *   o!<group>!<topic>!<partition:10>   → { v: 1, offset, metadata?, committedAt?, leaderEpoch? }
+ *   o!<group>!<topic>!<partition:10>   → { v: 1, offset, metadata?, committedAt?, leaderEpoch?, topicId? }
  * `<group>` escapes '%' as %25 and '!' as %21, so '!' always ends it; topic names hold
  * no '!'; partitions are zero-padded to 10 digits (int32) so they sort as numbers.
  *
@@ -21,8 +22,17 @@ import { integerIn, nonNegativeInteger } from '../validate.js'
 const VALUE_VERSION = 1
 const PARTITION_DIGITS = 10
 const MAX_PARTITION = 2 ** 31 - 1
-/** Sorts after every character a key part can hold. */
-const RANGE_END = '\uffff'
+
+/**
+ * The keys that start with `prefix` (which ends in '!'): from the prefix up to, not
+ * including, the prefix with that '!' raised to '"'. LevelDB compares keys as UTF-8
+ * bytes, so no character is "the largest": '\uffff' (EF BF BF) sorts before every
+ * 4-byte character (F0…), and a bound made of it left groups named with one unlisted.
+ */
+function keysStartingWith(prefix: string): { gte: string; lt: string } {
+  if (!prefix.endsWith('!')) throw new Error(`a key prefix ends in '!': ${prefix}`)
+  return { gte: prefix, lt: `${prefix.slice(0, -1)}"` }
+}
 
 export interface OffsetCommit {
   topic: string
@@ -36,6 +46,11 @@ export interface OffsetCommit {
    * so that a resume can tell whether the log lost records behind the offset since.
    */
   leaderEpoch?: number
+  /**
+   * The id of the topic the offset was committed on (see TopicEntry.topicId), so that a
+   * topic created again under the name is not read from the old one's offset.
+   */
+  topicId?: string
 }
 
 export interface CommittedOffset {
@@ -46,6 +61,8 @@ export interface CommittedOffset {
   committedAt: number | null
   /** Null for commits made without one (admin resets, versions before epochs). */
   leaderEpoch: number | null
+  /** Absent for commits made without one (versions before topic ids). */
+  topicId?: string
 }
 
 export interface GroupMeta {
@@ -60,6 +77,7 @@ interface StoredOffset {
   metadata?: string
   committedAt?: number
   leaderEpoch?: number
+  topicId?: string
 }
 
 interface StoredMeta {
@@ -93,6 +111,7 @@ function checkCommit(entry: OffsetCommit, index: number): void {
   integerIn(`${at}.partition`, entry.partition, 0, MAX_PARTITION)
   nonNegativeInteger(`${at}.offset`, entry.offset)
   if (entry.leaderEpoch !== undefined) nonNegativeInteger(`${at}.leaderEpoch`, entry.leaderEpoch)
+  if (entry.topicId !== undefined && !isTopicId(entry.topicId)) throw invalidArgument(`${at}.topicId`, 'must be 32 hex digits (a topic id)')
   if (entry.metadata !== undefined && Buffer.byteLength(entry.metadata) > MAX_COMMIT_METADATA_BYTES) {
     throw invalidArgument(`${at}.metadata`, `is longer than ${MAX_COMMIT_METADATA_BYTES} bytes`)
   }
@@ -158,6 +177,7 @@ export class OffsetStore {
       if (entry.metadata !== undefined) value.metadata = entry.metadata
       if (entry.committedAt !== undefined) value.committedAt = entry.committedAt
       if (entry.leaderEpoch !== undefined) value.leaderEpoch = entry.leaderEpoch
+      if (entry.topicId !== undefined) value.topicId = entry.topicId
       return { type: 'put' as const, key: offsetKey(group, entry.topic, entry.partition), value }
     })
     await this.write('committing offsets of group', group, () => this.db.batch(ops, SYNCED))
@@ -172,7 +192,7 @@ export class OffsetStore {
     const prefix = groupPrefix + (topic === undefined ? '' : `${topic}!`)
     const found: CommittedOffset[] = []
     try {
-      for await (const [key, value] of this.db.iterator({ gt: prefix, lt: prefix + RANGE_END })) {
+      for await (const [key, value] of this.db.iterator(keysStartingWith(prefix))) {
         found.push(this.decodeOffset(key, value, groupPrefix.length))
       }
     } catch (error) {
@@ -186,8 +206,8 @@ export class OffsetStore {
     this.checkOpen()
     const groups = new Set<string>()
     try {
-      for await (const key of this.db.keys({ gt: 'm!', lt: `m!${RANGE_END}` })) groups.add(unescapeGroup(key.slice(2)))
-      for await (const key of this.db.keys({ gt: 'o!', lt: `o!${RANGE_END}` })) {
+      for await (const key of this.db.keys(keysStartingWith('m!'))) groups.add(unescapeGroup(key.slice(2)))
+      for await (const key of this.db.keys(keysStartingWith('o!'))) {
         groups.add(unescapeGroup(key.slice(2, key.indexOf('!', 2))))
       }
     } catch (error) {
@@ -203,7 +223,7 @@ export class OffsetStore {
     const keys: string[] = [metaKey(group)]
     const prefix = offsetPrefix(group)
     try {
-      for await (const key of this.db.keys({ gt: prefix, lt: prefix + RANGE_END })) keys.push(key)
+      for await (const key of this.db.keys(keysStartingWith(prefix))) keys.push(key)
     } catch (error) {
       throw this.readError(group, error)
     }
@@ -261,6 +281,7 @@ export class OffsetStore {
       metadata: stored.metadata ?? null,
       committedAt: stored.committedAt ?? null,
       leaderEpoch: Number.isSafeInteger(stored.leaderEpoch) ? stored.leaderEpoch! : null,
+      ...(isTopicId(stored.topicId) ? { topicId: stored.topicId } : {}),
     }
   }
 

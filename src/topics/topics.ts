@@ -5,7 +5,17 @@ import type { StorageIO } from '../storage/io.js'
 import type { Logger } from '../storage/logger.js'
 import { PartitionLog } from '../storage/partition-log.js'
 import type { QuarantinedRange } from '../storage/quarantine-record.js'
-import { type TopicEntry, partitionDir, parsePartitionDir, readCatalog, writeCatalog } from './catalog.js'
+import {
+  CATALOG_FILE,
+  type TopicEntry,
+  deletedPartitionDir,
+  newTopicId,
+  parseDeletedPartitionDir,
+  partitionDir,
+  parsePartitionDir,
+  readCatalog,
+  writeCatalog,
+} from './catalog.js'
 import { MAX_PARTITIONS, type TopicConfig, resolveTopicConfig } from './topic-config.js'
 import { checkTopicName } from './topic-name.js'
 import { integerIn, nonNegativeInteger } from '../validate.js'
@@ -33,6 +43,8 @@ export interface PartitionDescription {
 
 export interface TopicDescription {
   name: string
+  /** Tells this topic from an earlier one of the same name (see TopicEntry). */
+  topicId: string
   config: TopicConfig
   createdAt: number
   partitions: PartitionDescription[]
@@ -47,20 +59,42 @@ export interface CleanupReport {
   failures: number
 }
 
+/** Which incarnation of a topic something belongs to: its id, and when it was created. */
+export interface TopicIdentity {
+  topicId: string
+  createdAt: number
+}
+
+/**
+ * The topic each open partition log belongs to. A log object lives and dies with one
+ * incarnation of its topic (a topic created again opens new ones), so a consumer holding
+ * a log can stamp a commit with its topic's id, and judge one, without asking by name.
+ */
+const identityOfLog = new WeakMap<PartitionLog, TopicIdentity>()
+
+/** The topic `log` was opened for; undefined for a log not opened by Topics (a bare PartitionLog). */
+export function topicIdentityOf(log: PartitionLog): TopicIdentity | undefined {
+  return identityOfLog.get(log)
+}
+
 interface OpenTopic {
   entry: TopicEntry
   logs: PartitionLog[]
 }
 
 /**
- * The topics of one data directory and their open partition logs. Every change to the
- * set of topics is written to the catalog first, then to the partition directories, one
- * change at a time: after a crash the catalog says what exists, and directories it does
- * not name are removed at the next open.
+ * The topics of one data directory and their open partition logs. Changes run one at a
+ * time, and the catalog write is each one's commit point: a create or a grow writes the
+ * catalog, then makes the directories; a delete marks its directories (renames them,
+ * durably), writes the catalog, then removes them. Nothing is deleted on an inference:
+ * an open finishes marked deletes the catalog committed, undoes those it did not, and
+ * reports — never removes — partition directories the catalog does not name.
  */
 export class Topics {
   private readonly topics = new Map<string, OpenTopic>()
   private changing: Promise<unknown> = Promise.resolve()
+  /** Set when close() begins: from then on every call fails with CLOSED and nothing is written. */
+  private closed = false
 
   private constructor(private readonly options: TopicsOptions) {}
 
@@ -68,8 +102,9 @@ export class Topics {
     const topics = new Topics(options)
     const entries = await readCatalog(options.io, options.dataDir)
     try {
+      const names = options.readOnly ? [] : await topics.finishDeletes(entries)
       for (const entry of entries) topics.topics.set(entry.name, { entry, logs: await topics.openLogs(entry, 0) })
-      if (!options.readOnly) await topics.removeLeftovers()
+      topics.reportUnknown(names)
     } catch (error) {
       await topics.close().catch(() => undefined)
       throw error
@@ -80,20 +115,21 @@ export class Topics {
   private async openLogs(entry: TopicEntry, from: number): Promise<PartitionLog[]> {
     const { config } = entry
     const logs: PartitionLog[] = []
+    const identity: TopicIdentity = { topicId: entry.topicId, createdAt: entry.createdAt }
     for (let p = from; p < config.partitions; p++) {
-      logs.push(
-        await PartitionLog.open(partitionDir(this.options.dataDir, entry.name, p), {
-          flush: config.flush,
-          segmentBytes: config.segmentBytes,
-          segmentMs: config.segmentMs,
-          indexIntervalBytes: config.indexIntervalBytes,
-          lock: false, // the spool holds the data directory's lock
-          readOnly: this.options.readOnly,
-          io: this.options.io,
-          logger: this.options.logger,
-          clock: this.options.clock,
-        }),
-      )
+      const log = await PartitionLog.open(partitionDir(this.options.dataDir, entry.name, p), {
+        flush: config.flush,
+        segmentBytes: config.segmentBytes,
+        segmentMs: config.segmentMs,
+        indexIntervalBytes: config.indexIntervalBytes,
+        lock: false, // the spool holds the data directory's lock
+        readOnly: this.options.readOnly,
+        io: this.options.io,
+        logger: this.options.logger,
+        clock: this.options.clock,
+      })
+      identityOfLog.set(log, identity)
+      logs.push(log)
     }
     // The partition directories' entries, made now or by a run that crashed before this
     // fsync, must survive a power cut as the catalog naming them does: one fsync for all.
@@ -101,22 +137,99 @@ export class Topics {
     return logs
   }
 
-  /** Partition directories of deleted topics (a delete interrupted by a crash). */
-  private async removeLeftovers(): Promise<void> {
-    const names = await this.options.io.readdir(this.options.dataDir)
+  /**
+   * Deletes interrupted by a crash: a marked directory of a topic the catalog no longer
+   * names is removed (the delete was committed); one of a topic it still names, by the
+   * same id, is renamed back (the crash came before the commit). Returns the data
+   * directory's entries as they are then.
+   */
+  private async finishDeletes(entries: readonly TopicEntry[]): Promise<string[]> {
+    const { io, dataDir, logger } = this.options
+    const names = await this.readDataDir()
+    let changed = false
     for (const name of names) {
-      const parsed = parsePartitionDir(name)
-      if (parsed === null) continue
-      const topic = this.topics.get(parsed.topic)
-      if (topic !== undefined && parsed.partition < topic.entry.config.partitions) continue
-      this.options.logger.warn(`removing ${name}: the topic catalog does not name this partition (an interrupted delete)`)
-      await this.options.io.removeTree(path.join(this.options.dataDir, name))
-      await fsyncDirectory(this.options.io, this.options.dataDir)
+      const marked = parseDeletedPartitionDir(name)
+      if (marked === null) continue
+      const from = path.join(dataDir, name)
+      const to = partitionDir(dataDir, marked.topic, marked.partition)
+      const entry = entries.find((e) => e.name === marked.topic && e.topicId === marked.topicId)
+      if (entry === undefined) {
+        logger.warn(`finishing the delete of ${name} (a topic delete interrupted by a crash)`)
+        await this.fsCall('removing', from, () => io.removeTree(from))
+      } else if (marked.partition < entry.config.partitions && !names.includes(path.basename(to))) {
+        logger.warn(`restoring ${to}: the delete of topic "${marked.topic}" was interrupted before the catalog recorded it`)
+        await this.fsCall('restoring', to, () => io.rename(from, to))
+      } else {
+        logger.warn(`keeping ${from}: it is marked deleted, but the catalog names its topic and the directory cannot be put back; move it aside if it is not needed`)
+        continue
+      }
+      changed = true
     }
+    if (!changed) return names
+    await fsyncDirectory(io, dataDir)
+    return this.readDataDir()
+  }
+
+  /**
+   * Partition directories the catalog does not name are kept and reported: a catalog can
+   * be older than the directory (restored from a backup), and only a recorded delete
+   * authorizes removing data.
+   */
+  private reportUnknown(names: readonly string[]): void {
+    const unknown = names.filter((name) => {
+      const parsed = parsePartitionDir(name)
+      if (parsed === null) return false
+      const topic = this.topics.get(parsed.topic)
+      return topic === undefined || parsed.partition >= topic.entry.config.partitions
+    })
+    if (unknown.length === 0) return
+    this.options.logger.warn(
+      `${this.options.dataDir} holds partition directories the topic catalog does not name: ${unknown.join(', ')}; they are kept, untouched. ` +
+        `If ${CATALOG_FILE} was restored from an older backup, restore a newer one that names them; otherwise move them aside.`,
+    )
+  }
+
+  private async readDataDir(): Promise<string[]> {
+    return this.fsCall('reading', this.options.dataDir, () => this.options.io.readdir(this.options.dataDir))
+  }
+
+  /** Runs one file-system call; its failure becomes an IO_ERROR (or DISK_FULL) naming the path. */
+  private async fsCall<T>(action: string, file: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run()
+    } catch (error) {
+      throw ioError(action, file, error)
+    }
+  }
+
+  /**
+   * A new partition must not open a directory already there: one the catalog does not
+   * name holds someone's data (reported at open), and would become the new partition's.
+   */
+  private async checkNoDirectories(name: string, from: number, to: number): Promise<void> {
+    const names = new Set(await this.readDataDir())
+    for (let p = from; p < to; p++) {
+      const dir = path.basename(partitionDir(this.options.dataDir, name, p))
+      if (!names.has(dir)) continue
+      throw new SpoolError(
+        'TOPIC_EXISTS',
+        `${path.join(this.options.dataDir, dir)} already exists, though the topic catalog does not name it; restore the ${CATALOG_FILE} that names it, or move the directory aside`,
+        { details: { topic: name, partition: p, path: path.join(this.options.dataDir, dir) } },
+      )
+    }
+  }
+
+  /**
+   * After close() the map of topics is empty: a catalog written then would name none of
+   * the topics on disk. Every public call checks this first.
+   */
+  private checkOpen(): void {
+    if (this.closed) throw closedError(this.options.dataDir)
   }
 
   /** Runs catalog changes one at a time. */
   private serially<T>(change: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(closedError(this.options.dataDir))
     if (this.options.readOnly) {
       return Promise.reject(invalidArgument('topics', `cannot be changed: ${this.options.dataDir} was opened read-only`))
     }
@@ -140,6 +253,7 @@ export class Topics {
 
   /** A topic's configuration and partition logs, for the producer's hot path (one lookup a send). */
   open(name: string): { readonly config: TopicConfig; readonly logs: readonly PartitionLog[] } {
+    this.checkOpen()
     const topic = this.get(name)
     return { config: topic.entry.config, logs: topic.logs }
   }
@@ -152,29 +266,30 @@ export class Topics {
           details: { topic: name },
         })
       }
-      const entry: TopicEntry = { name, config: resolveTopicConfig(options, this.options.defaults), createdAt: this.options.clock() }
+      const config = resolveTopicConfig(options, this.options.defaults)
+      await this.checkNoDirectories(name, 0, config.partitions)
+      const entry: TopicEntry = { name, topicId: newTopicId(), config, createdAt: this.options.clock() }
       await writeCatalog(this.options.io, this.options.dataDir, [...this.entries(), entry])
       this.topics.set(name, { entry, logs: await this.openLogs(entry, 0) })
-      return this.describe(name)
+      return this.describeOpen(name)
     })
   }
 
   delete(name: string): Promise<void> {
     return this.serially(async () => {
+      const { io, dataDir } = this.options
       const topic = this.get(name)
       this.topics.delete(name)
-      await writeCatalog(this.options.io, this.options.dataDir, this.entries())
       for (const log of topic.logs) await log.close()
-      for (let p = 0; p < topic.logs.length; p++) {
-        const dir = partitionDir(this.options.dataDir, name, p)
-        try {
-          await this.options.io.removeTree(dir)
-        } catch (error) {
-          throw ioError('removing', dir, error)
-        }
-      }
+      // The intent, durable before the catalog commits it (see finishDeletes): a crash
+      // in between puts the directories back, one after it finishes the delete.
+      const marked = topic.logs.map((_, p) => deletedPartitionDir(dataDir, name, p, topic.entry.topicId))
+      for (const [p, to] of marked.entries()) await this.fsCall('marking for deletion', to, () => io.rename(partitionDir(dataDir, name, p), to))
+      await fsyncDirectory(io, dataDir)
+      await writeCatalog(io, dataDir, this.entries())
+      for (const dir of marked) await this.fsCall('removing', dir, () => io.removeTree(dir))
       // A deleted partition must not come back after a power cut.
-      await fsyncDirectory(this.options.io, this.options.dataDir)
+      await fsyncDirectory(io, dataDir)
     })
   }
 
@@ -183,28 +298,40 @@ export class Topics {
       const topic = this.get(name)
       const current = topic.entry.config.partitions
       integerIn('partitions', total, current + 1, MAX_PARTITIONS) // more than now
+      await this.checkNoDirectories(name, current, total)
       const entry: TopicEntry = { ...topic.entry, config: { ...topic.entry.config, partitions: total } }
       await writeCatalog(this.options.io, this.options.dataDir, this.entries().map((e) => (e.name === name ? entry : e)))
       topic.entry = entry
       topic.logs.push(...(await this.openLogs(entry, current)))
-      return this.describe(name)
+      return this.describeOpen(name)
     })
   }
 
   list(): string[] {
+    this.checkOpen()
     return [...this.topics.keys()].sort()
   }
 
   has(name: string): boolean {
+    this.checkOpen()
     return this.topics.has(name)
   }
 
+  /** The topic's id and creation time: what a group's commit on it is stamped with. */
+  identity(name: string): TopicIdentity {
+    this.checkOpen()
+    const { topicId, createdAt } = this.get(name).entry
+    return { topicId, createdAt }
+  }
+
   partitionCount(name: string): number {
+    this.checkOpen()
     return this.get(name).logs.length
   }
 
   /** The log of one partition; UNKNOWN_TOPIC or UNKNOWN_PARTITION when there is none. */
   log(name: string, partition: number): PartitionLog {
+    this.checkOpen()
     const topic = this.get(name)
     nonNegativeInteger('partition', partition)
     const log = topic.logs[partition]
@@ -221,6 +348,7 @@ export class Topics {
    * on 'compact' topics. A failure on one partition is reported and the others go on.
    */
   async runCleanup(now: number): Promise<CleanupReport> {
+    this.checkOpen()
     const report: CleanupReport = { deletedSegments: 0, compactedSegments: 0, failures: 0 }
     if (this.options.readOnly) return report
     for (const { entry, logs } of [...this.topics.values()]) {
@@ -247,6 +375,12 @@ export class Topics {
   }
 
   async describe(name: string): Promise<TopicDescription> {
+    this.checkOpen()
+    return this.describeOpen(name)
+  }
+
+  /** describe() for a change in progress, which close() waits for. */
+  private async describeOpen(name: string): Promise<TopicDescription> {
     const topic = this.get(name)
     const partitions: PartitionDescription[] = []
     for (const [partition, log] of topic.logs.entries()) {
@@ -259,10 +393,12 @@ export class Topics {
         quarantined: log.quarantined,
       })
     }
-    return { name, config: topic.entry.config, createdAt: topic.entry.createdAt, partitions }
+    const { config, topicId, createdAt } = topic.entry
+    return { name, topicId, config, createdAt, partitions }
   }
 
   async close(): Promise<void> {
+    this.closed = true
     await this.changing
     const errors: unknown[] = []
     for (const topic of this.topics.values()) {
@@ -271,4 +407,8 @@ export class Topics {
     this.topics.clear()
     if (errors.length > 0) throw errors[0]
   }
+}
+
+function closedError(dataDir: string): SpoolError {
+  return new SpoolError('CLOSED', `the spool in ${dataDir} is closed; open it again to use its topics`, { details: { dir: dataDir } })
 }

@@ -76,21 +76,6 @@ describe('openSpool and topics', () => {
     await again.close()
   })
 
-  it('removes partition directories the catalog does not name (an interrupted delete)', async () => {
-    const dir = tempDir()
-    const spool = await openTestSpool(dir)
-    await spool.createTopic('kept', { partitions: 1 })
-    await spool.close()
-    fs.mkdirSync(path.join(dir, 'gone-0'))
-    fs.writeFileSync(path.join(dir, 'gone-0', '00000000000000000000.log'), '')
-    fs.mkdirSync(path.join(dir, 'kept-7'))
-    const again = await openTestSpool(dir)
-    expect(fs.existsSync(path.join(dir, 'gone-0'))).toBe(false)
-    expect(fs.existsSync(path.join(dir, 'kept-7'))).toBe(false)
-    expect(fs.existsSync(path.join(dir, 'kept-0'))).toBe(true)
-    await again.close()
-  })
-
   it('refuses a damaged catalog with CORRUPT_CATALOG and changes nothing', async () => {
     const dir = tempDir()
     const spool = await openTestSpool(dir)

@@ -3,6 +3,7 @@ import { SpoolError, isSpoolError } from '../../errors.js'
 import type { GroupCoordinator } from '../../groups/coordinator.js'
 import { AUTO_COMMIT_LINGER_MS } from '../../limits.js'
 import type { Logger } from '../../storage/logger.js'
+import { topicIdentityOf } from '../../topics/topics.js'
 import { CoalescedTask } from '../coalesced-task.js'
 import type { ResolvedConsumerOptions } from '../consumer-options.js'
 import type { GroupHub } from '../group-hub.js'
@@ -83,12 +84,14 @@ export class Committer {
         })
       }
       // With the incarnation of the record before the offset, so that a resume can tell
-      // whether the log has since lost records behind it (see reset-policy.ts).
+      // whether the log has since lost records behind it, and with the topic's id, so that
+      // a topic created again under the name does not resume from it (see reset-policy.ts).
       const offsets = due.map((p) => ({
         topic: p.topic,
         partition: p.partition,
         offset: p.processedOffset,
         leaderEpoch: p.log.epochOf(Math.max(0, p.processedOffset - 1)),
+        topicId: topicIdentityOf(p.log)?.topicId,
       }))
       try {
         await coordinator.commit({ group: options.group, memberId, generation, offsets })

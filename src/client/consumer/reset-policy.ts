@@ -2,6 +2,7 @@ import { SpoolError } from '../../errors.js'
 import type { TopicPartition } from '../../groups/assignors.js'
 import type { Logger } from '../../storage/logger.js'
 import type { PartitionLog } from '../../storage/partition-log.js'
+import { type TopicIdentity, topicIdentityOf } from '../../topics/topics.js'
 import type { ResolvedConsumerOptions } from '../consumer-options.js'
 
 /** A group's committed position on a partition, as the store has it. */
@@ -9,6 +10,24 @@ export interface CommittedPosition {
   offset: number
   /** The log incarnation of the record before `offset`; null when the commit carried none. */
   leaderEpoch: number | null
+  /** The id of the topic it was committed on; absent for commits made before topic ids. */
+  topicId?: string
+  /** When it was committed; null or absent when unknown. */
+  committedAt?: number | null
+}
+
+/**
+ * Why `committed` belongs to an earlier topic of the same name, or null if it may be this
+ * one's. A commit names the topic it was made on by id; one made before topic ids is
+ * an earlier topic's only if it is older than this topic. An offset of a deleted topic
+ * means nothing in a new one: taken as is, it would skip the new topic's first records.
+ */
+export function earlierTopicsCommit(committed: CommittedPosition, topic: TopicIdentity): string | null {
+  if (committed.topicId !== undefined) {
+    return committed.topicId === topic.topicId ? null : `it was committed on topic id ${committed.topicId}, and the topic now is ${topic.topicId} (deleted and created again)`
+  }
+  const at = committed.committedAt ?? null
+  return at !== null && at < topic.createdAt ? `it was committed at ${at}, before the topic now was created (${topic.createdAt})` : null
 }
 
 /**
@@ -28,9 +47,13 @@ export function startOffset(
   logger: Logger,
   tp: TopicPartition,
   log: PartitionLog,
-  committed: CommittedPosition | undefined,
+  stored: CommittedPosition | undefined,
 ): number {
   const at = `${tp.topic}-${tp.partition}`
+  const topic = topicIdentityOf(log)
+  const foreign = stored === undefined || topic === undefined ? null : earlierTopicsCommit(stored, topic)
+  if (foreign !== null) logger.warn(`group "${group}" ignores its committed offset ${stored!.offset} on ${at}: ${foreign}; it starts per its resetPolicy '${resetPolicy}'`)
+  const committed = foreign === null ? stored : undefined
   if (committed !== undefined && committed.leaderEpoch !== null) {
     const diverged = log.divergence(committed.offset, committed.leaderEpoch)
     if (diverged !== null) {
