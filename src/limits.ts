@@ -51,6 +51,34 @@ export const SCAN_CHUNK_BYTES = 1024 * 1024
 /** Relative offsets in the index are uint32; a segment never spans more offsets than this. */
 export const MAX_SEGMENT_OFFSET_SPAN = 2 ** 31 - 1
 
+// Compaction (src/storage/cleaner*.ts)
+
+/**
+ * Kafka's min.cleanable.dirty.ratio: a partition is compacted once the sealed bytes
+ * written since its last clean are at least this share of all its sealed bytes. A clean
+ * reads the whole sealed log, so at 0.5 it reads at most about twice the bytes that
+ * became dirty since the last one, and a partition that did not change reads nothing.
+ */
+export const DEFAULT_MIN_CLEANABLE_DIRTY_RATIO = 0.5
+/**
+ * Memory of a clean's key map (Kafka's log.cleaner.dedupe.buffer.size is 128 MiB for all
+ * its cleaner threads; spool cleans one partition at a time). At 24 bytes a key, about
+ * 2.5 million distinct keys fit in one pass; a dirty range with more is cleaned in passes.
+ */
+export const COMPACTION_KEY_MAP_BYTES = 64 * 1024 * 1024
+
+/**
+ * Sealed segments whose `.log` stays open at once, in the whole process (contract 8: file
+ * descriptors are bounded). Past it, the least recently used idle one is closed and its
+ * indexes dropped; its next read reopens it and reloads them (two small files). A process
+ * budget, not one per partition, because the limit it protects is the process's: Linux's
+ * default soft limit is 1,024 descriptors, and this leaves three quarters of it to each
+ * partition's active segment, LevelDB, sockets and the application. A reader holds one
+ * sealed segment at a time, so 256 partitions can replay old data at once without any
+ * reopening.
+ */
+export const MAX_OPEN_SEALED_SEGMENTS = 256
+
 // Consumer groups (src/groups/)
 
 /**
@@ -111,6 +139,13 @@ export const REBALANCE_RETRY_MS = 100
 export const CONSUMER_CLOSE_TIMEOUT_MS = 30_000
 /** How often the coordinator looks for members whose session ran out. */
 export const COORDINATOR_TICK_MS = 1_000
+/**
+ * Records read ahead that use less than this fraction of the read buffers they view are
+ * copied out into a buffer of their size, so the rest can be freed (contract 8: one kept
+ * record would keep its whole read, up to DEFAULT_READ_MAX_BYTES, alive). Above it they
+ * stay views, counted at what they keep alive: at most 1 / this of their own bytes.
+ */
+export const PREFETCH_COPY_BELOW_FRACTION = 0.5
 
 function check(condition: boolean, relation: string): void {
   if (!condition) throw new Error(`spool limits are inconsistent: ${relation}`)

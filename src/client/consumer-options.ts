@@ -1,4 +1,4 @@
-import { invalidArgument } from '../errors.js'
+import { type SpoolError, invalidArgument } from '../errors.js'
 import { type Assignor, type TopicPartition, resolveAssignor } from '../groups/assignors.js'
 import { checkGroupName } from '../groups/offset-store.js'
 import {
@@ -41,6 +41,13 @@ export interface ConsumerOptions {
   onAssigned?: (partitions: TopicPartition[]) => void | Promise<void>
   /** Called when partitions are taken away, after their processed records were committed (with autoCommit). */
   onRevoked?: (partitions: TopicPartition[]) => void | Promise<void>
+  /**
+   * Called once when a partition stops at a damaged batch (CORRUPT_BATCH, which names the
+   * file, position and offset). Only that partition stops; the others go on. It stays
+   * stopped until you seek it (past the damage to skip it, or to the same offset after a
+   * repair) or it moves to another member.
+   */
+  onPartitionError?: (partition: TopicPartition, error: SpoolError) => void | Promise<void>
 }
 
 export interface ResolvedConsumerOptions {
@@ -59,6 +66,7 @@ export interface ResolvedConsumerOptions {
   instanceId: string | undefined
   onAssigned: ConsumerOptions['onAssigned']
   onRevoked: ConsumerOptions['onRevoked']
+  onPartitionError: ConsumerOptions['onPartitionError']
 }
 
 const RESET_POLICIES: readonly ResetPolicy[] = ['earliest', 'latest', 'error']
@@ -106,5 +114,6 @@ export function resolveConsumerOptions(options: ConsumerOptions, topics: Topics)
     instanceId: options.instanceId,
     onAssigned: checkCallback('onAssigned', options.onAssigned),
     onRevoked: checkCallback('onRevoked', options.onRevoked),
+    onPartitionError: checkCallback('onPartitionError', options.onPartitionError),
   }
 }

@@ -35,7 +35,9 @@ export interface ConsumerContext {
  *
  * A record counts as processed when its `eachRecord` (or its batch's `eachBatch`)
  * resolves; in a `for await` loop, when the loop asks for the next record; with `poll`,
- * when `poll` is called again (or `commit()`).
+ * when `poll` is called again (or `commit()`). A rebalance that takes partitions the last
+ * poll handed out waits for that (as Kafka revokes inside poll()); a close does not count
+ * them as processed, so their next owner gets them again.
  *
  * The work is split into four parts around the partitions it owns (consumer/):
  * membership (the group), the fetcher (log → prefetch buffer), delivery (buffer →
@@ -123,7 +125,8 @@ export class Consumer {
 
   /**
    * Pulls up to `maxRecords`, waiting up to `timeoutMs` for the first. The records of the
-   * previous poll count as processed now (Kafka's semantics), and are committed with autoCommit.
+   * previous poll count as processed now (Kafka's semantics), and are committed with
+   * autoCommit; a revoke waiting for them goes on (poll again within maxPollIntervalMs).
    */
   poll(options: PollOptions = {}): Promise<ConsumedRecord[]> {
     return this.delivery.poll(options)
@@ -194,7 +197,8 @@ export class Consumer {
 
   /**
    * Leaves the group cleanly: stops delivery, waits for the running handler (up to
-   * `timeoutMs`, default 30 s), commits what was processed (with autoCommit), calls
+   * `timeoutMs`, default 30 s), commits what was processed (with autoCommit; the last
+   * poll's records only if poll() or commit() confirmed them), calls
    * onRevoked, and leaves, so the partitions move on at once — unless it is a static
    * member (`instanceId`), whose partitions wait for it for its session timeout.
    */

@@ -21,12 +21,17 @@
  * - `processedOffset` moves here alone (a seek aside), and only past records the
  *   application has finished: when `eachRecord` (or the batch's `eachBatch`) resolves; in
  *   a `for await` loop, when the loop asks for the next record; with `poll`, when `poll`
- *   is called again, or `commit()`, or at close — and when a revoke takes the partition.
+ *   is called again, or `commit()` — never at close or a revoke alone: the application
+ *   may still be working on them (contract 7).
  * - A handout holds its partition's epoch: after a seek or a loss it moves nothing. A
  *   partition sought, paused, revoked or lost in the middle of a handout gets no more of
  *   it, and the fetcher reads the rest again.
  * - With `run` and `for await`, one handout at a time is in the application's hands,
  *   timed for maxPollIntervalMs; a revoke waits for it, and close, up to its timeout.
+ * - With `poll`, a revoke of partitions that the last poll handed out waits for the next
+ *   `poll()` or `commit()` (Kafka revokes inside poll(), after the previous batch), or
+ *   close, timed for maxPollIntervalMs from that poll; what was not processed by then is
+ *   not committed, and the partition's next owner gets it again (at-least-once).
  */
 import { invalidArgument } from '../../errors.js'
 import { DEFAULT_POLL_MAX_RECORDS, DEFAULT_POLL_TIMEOUT_MS } from '../../limits.js'
@@ -82,8 +87,12 @@ export class Delivery {
   private mode: Mode | null = null
   /** Records arrived, a partition resumed, or the consumer closed or failed. */
   private readonly woken = new Notifier()
-  /** Records returned by the last poll(): processed once poll() is called again. */
+  /** Records returned by the last poll(): processed once poll() is called again, or commit(). */
   private polled: Handout[] = []
+  /** When the last poll() returned (the clock's time). */
+  private polledAt = 0
+  /** While a revoke waits for the application to finish the last poll's records: when that poll returned. */
+  private revokeWaitsSince: number | null = null
   /** The handout in the application's hands (with run or for await): its partition, since when, and when it is done with. */
   private inHand: { owned: OwnedPartition; since: number; done: Promise<void> } | null = null
   /** Set while run() awaits a handler: close() calls it when it stops waiting, and run() returns without the handler. */
@@ -185,6 +194,7 @@ export class Delivery {
     this.claim('poll')
     this.markPolled()
     this.ctx.batchProcessed()
+    this.ctx.handlerReturned() // a member that left because the application was away joins again
     const out: ConsumedRecord[] = []
     let handout = await this.next(maxRecords, timeoutMs)
     while (handout !== null) {
@@ -193,6 +203,7 @@ export class Delivery {
       if (out.length >= maxRecords) break
       handout = await this.next(maxRecords - out.length, 0)
     }
+    this.polledAt = this.ctx.clock()
     return out
   }
 
@@ -204,16 +215,31 @@ export class Delivery {
       else keep.push(handout)
     }
     this.polled = keep
+    this.woken.notify() // a revoke waiting for them goes on
   }
 
   /**
    * Before `parts` are revoked: resolves once the application is done with what it holds of
    * them — the handler running on one of them has returned, and the last poll's records of
-   * them count as processed now.
+   * them were processed (the next poll() or commit()), or the consumer closed, or the
+   * partitions were lost meanwhile.
    */
   async release(parts: readonly OwnedPartition[]): Promise<void> {
-    this.markPolled(parts)
+    await this.polledDone(parts)
     await this.handedOut(parts)
+  }
+
+  private async polledDone(parts: readonly OwnedPartition[]): Promise<void> {
+    const { partitions, lifecycle } = this.ctx
+    const holds = (h: Handout): boolean => parts.includes(h.owned) && partitions.isCurrent(h.owned, h.epoch)
+    try {
+      while (!lifecycle.closed && this.polled.some(holds)) {
+        this.revokeWaitsSince = this.polledAt
+        await this.woken.wait()
+      }
+    } finally {
+      this.revokeWaitsSince = null
+    }
   }
 
   /** Settles when the handout in the application's hands, if it is of one of `parts`, is done with. */
@@ -222,20 +248,27 @@ export class Delivery {
     return inHand !== null && parts.includes(inHand.owned) ? inHand.done : Promise.resolve()
   }
 
-  /** When the handout now in the application's hands was handed out; null when none is. */
+  /**
+   * When the handout now in the application's hands was handed out — or, while a revoke
+   * waits for the last poll's records, when that poll returned; null otherwise.
+   */
   get runningSince(): number | null {
-    return this.inHand?.since ?? null
+    return this.inHand?.since ?? this.revokeWaitsSince
   }
 
-  /** Records arrived, a partition resumed, or the consumer closed or failed: a waiting delivery looks again. */
+  /** Records arrived, a partition resumed or was lost, or the consumer closed or failed: a waiting delivery (or revoke) looks again. */
   wake(): void {
     this.woken.notify()
   }
 
-  /** At close, once it has stopped waiting for the application: run() returns, and the last poll's records count as processed. */
+  /**
+   * At close, once it has stopped waiting for the application: run() returns. The last
+   * poll's records were not confirmed by a poll() or commit(), so they do not count as
+   * processed: the partitions' next owners get them again.
+   */
   stop(): void {
     this.giveUp?.()
-    this.markPolled()
+    this.polled = []
   }
 
   private claim(mode: Mode): void {

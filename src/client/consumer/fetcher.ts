@@ -19,17 +19,22 @@
  * - Bounded read-ahead (contract 8): what the buffer holds stays within maxPrefetchRecords
  *   and maxPrefetchBytes, as `recordBytes` counts a record; the one exception is a single
  *   record larger than the bound while nothing else is buffered, so that it still moves.
- *   A member whose application stops taking records stops reading.
+ *   A member whose application stops taking records stops reading. The bytes are the
+ *   memory really held: records that would keep a mostly-dropped read buffer alive are
+ *   copied out first, the others counted at what they keep alive (retained-memory.ts);
+ *   a read may overshoot the credit by what its records keep beyond their own bytes.
  * - Order: per partition, chunks enter the buffer in offset order, with no gap and no
  *   overlap; `fetchOffset` is moved here alone, except that a seek or a rewind, which
  *   first discards what was read ahead, sets it.
  * - Epochs: a read that a seek, pause, revoke or loss overtook is thrown away, and chunks
  *   read before a seek or a loss are discarded, never delivered.
+ * - A damaged batch (CORRUPT_BATCH) stops its partition alone, for this ownership of it:
+ *   see `stopAtDamage`. Any other read error fails the consumer.
  * - One read at a time, taking the partitions with something to read in turn. Between
  *   reads it sleeps until woken: by an append past a `fetchOffset`, by credit given back,
  *   an assignment, a seek, a pause or resume, or close.
  */
-import { isSpoolError } from '../../errors.js'
+import { type SpoolError, isSpoolError } from '../../errors.js'
 import { DEFAULT_READ_MAX_BYTES } from '../../limits.js'
 import type { Logger } from '../../storage/logger.js'
 import type { PartitionLog } from '../../storage/partition-log.js'
@@ -40,6 +45,7 @@ import { type ConsumedRecord, readLabelled } from '../reader.js'
 import type { Lifecycle } from './lifecycle.js'
 import type { OwnedPartition, OwnedPartitions } from './owned-partitions.js'
 import { startOffset } from './reset-policy.js'
+import { toKeep } from './retained-memory.js'
 
 type Credit = { records: number; bytes: number }
 
@@ -57,6 +63,8 @@ export class Fetcher {
   /** State changed in a way the fetcher cares about: an append, credit, assignment, seek, pause, resume, close. */
   private readonly woken = new Notifier()
   private turn = 0
+  /** Partitions stopped at a damaged batch, per ownership (a new assignment is a new object, and tries again). */
+  private readonly damaged = new WeakSet<OwnedPartition>()
 
   /** Starts reading ahead; it goes on until the consumer closes. */
   constructor(private readonly ctx: FetcherContext) {
@@ -84,7 +92,7 @@ export class Fetcher {
     const { partitions, lifecycle } = this.ctx
     while (!lifecycle.closed) {
       const credit = this.buffer.credit()
-      const ready = credit === null ? [] : partitions.all().filter((p) => partitions.consumable(p) && p.fetchOffset < p.log.endOffset)
+      const ready = credit === null ? [] : partitions.all().filter((p) => partitions.consumable(p) && !this.damaged.has(p) && p.fetchOffset < p.log.endOffset)
       if (credit === null || ready.length === 0) {
         await this.woken.wait()
         continue
@@ -116,16 +124,16 @@ export class Fetcher {
     const { records, nextOffset } = await readLabelled(p.log, from, { maxBytes: Math.min(credit.bytes, DEFAULT_READ_MAX_BYTES), label: p })
     // A seek, pause, revoke or loss while reading: what was read is not wanted.
     if (!partitions.isCurrent(p, epoch) || !partitions.consumable(p) || p.fetchOffset !== from) return false
-    const { taken, bytes } = this.admit(records, credit)
+    const taken = this.admit(records, credit)
     p.fetchOffset = taken.length === records.length ? nextOffset : records[taken.length]!.offset
     if (taken.length === 0) return records.length > 0
-    this.buffer.push({ key: p.key, epoch, records: taken, bytes })
+    this.buffer.push({ key: p.key, epoch, ...toKeep(taken) })
     this.ctx.onBuffered()
     return false
   }
 
   /** The first of `records` that fit the credit: at least one when nothing is buffered, so a record larger than the bound still moves. */
-  private admit(records: ConsumedRecord[], credit: Credit): { taken: ConsumedRecord[]; bytes: number } {
+  private admit(records: ConsumedRecord[], credit: Credit): ConsumedRecord[] {
     const taken: ConsumedRecord[] = []
     let bytes = 0
     for (const record of records) {
@@ -136,7 +144,7 @@ export class Fetcher {
       bytes += size
       if (!fits) break
     }
-    return { taken, bytes }
+    return taken
   }
 
   private fetchFailed(p: OwnedPartition, error: unknown): void {
@@ -149,7 +157,33 @@ export class Fetcher {
       this.seek(p, reset)
       return
     }
+    if (isSpoolError(error, 'CORRUPT_BATCH')) {
+      this.stopAtDamage(p, error)
+      return
+    }
     lifecycle.fail(error)
+  }
+
+  /**
+   * A damaged batch stops this partition only. Skipping it would lose records on a guess
+   * (contract 5), and failing the consumer would stop every healthy partition with it —
+   * and again at each restart. Stopped, the partition's commit stays before the damage, so
+   * nothing is lost: a seek (past the damage, or to it after a repair) or a move to
+   * another member reads it again. Unlike a pause, what was read ahead before the damage
+   * is still delivered, and the application's own pause and resume stay its own.
+   */
+  private stopAtDamage(p: OwnedPartition, error: SpoolError): void {
+    const { options, logger } = this.ctx
+    this.damaged.add(p)
+    logger.warn(
+      `${p.topic}-${p.partition}: ${error.message}; group "${options.group}" stops reading this partition at offset ${p.fetchOffset} (its other partitions go on) until it is sought, past the damage or after a repair`,
+    )
+    const listener = options.onPartitionError
+    if (listener === undefined) return
+    const tp = { topic: p.topic, partition: p.partition }
+    Promise.resolve()
+      .then(() => listener(tp, error))
+      .catch((thrown: unknown) => logger.warn(`the onPartitionError listener of group "${options.group}" threw: ${String(thrown)}`))
   }
 
   /**
@@ -173,8 +207,9 @@ export class Fetcher {
     return chunk
   }
 
-  /** A seek: everything restarts at `offset` (see `OwnedPartitions.reposition`), and what was read ahead is discarded. */
+  /** A seek: everything restarts at `offset` (see `OwnedPartitions.reposition`), and what was read ahead is discarded; a partition stopped at damage reads again. */
   seek(p: OwnedPartition, offset: number): void {
+    this.damaged.delete(p)
     this.ctx.partitions.reposition(p, offset)
     this.discard(p.key)
   }

@@ -41,7 +41,9 @@ export interface MembershipContext {
  * - A partition taken away without a revoke (eviction, a deleted topic) is lost: nothing
  *   of it may be committed any more, and work begun on it no longer counts.
  * - A handler that runs past maxPollIntervalMs is taken for stuck: the member leaves, so
- *   its partitions move on, and joins again once the handler returns.
+ *   its partitions move on, and joins again once the handler returns. In poll mode the
+ *   same holds for an application that, with a revoke waiting for it, does not poll again
+ *   within maxPollIntervalMs (it joins again at its next poll).
  */
 export class Membership {
   private memberIdNow: string | null = null
@@ -143,6 +145,7 @@ export class Membership {
       this.ctx.partitions.lose(p)
       this.ctx.fetcher.discard(p.key)
     }
+    this.ctx.delivery.wake() // a revoke waiting for the application to finish with them stops waiting
     await this.callListener('onRevoked', topicPartitions(parts))
   }
 
@@ -159,10 +162,12 @@ export class Membership {
       fetcher.discard(p.key)
     }
     await delivery.release(parts)
-    await committer.commitBeforeGivingUp(parts)
-    const tps = topicPartitions(parts)
+    // Lost while the application finished them (the member left meanwhile): nothing more to do for those.
+    const owned = parts.filter((p) => partitions.get(p.key) === p)
+    await committer.commitBeforeGivingUp(owned)
+    const tps = topicPartitions(owned)
     await this.callListener('onRevoked', tps)
-    for (const p of parts) partitions.remove(p)
+    for (const p of owned) partitions.remove(p)
     this.confirmed.push(...tps)
   }
 
@@ -229,20 +234,20 @@ export class Membership {
       .catch(() => undefined)
   }
 
-  /** The handler has run past maxPollIntervalMs: leave, so the group moves its partitions on. */
+  /** The application has held records past maxPollIntervalMs: leave, so the group moves its partitions on. */
   private async abandon(): Promise<void> {
     const { options, logger } = this.ctx
     this.abandoned = true
     const memberId = this.memberIdNow
     logger.warn(
-      `a handler of group "${options.group}" has run for over ${options.maxPollIntervalMs} ms; leaving the group so its partitions move on (it joins again when the handler returns)`,
+      `the application of group "${options.group}" has held records for over ${options.maxPollIntervalMs} ms (a handler running, or no poll() while a rebalance waits); leaving the group so its partitions move on (it joins again when the handler returns or at the next poll)`,
     )
     this.memberIdNow = null
     await this.loseAll()
     if (memberId !== null) await this.leaveGroup(memberId)
   }
 
-  /** The handler in the application's hands returned: a member that left because of it joins again. */
+  /** The handler in the application's hands returned (or the application polled): a member that left because of it joins again. */
   handlerReturned(): void {
     if (!this.abandoned) return
     this.abandoned = false

@@ -7,17 +7,20 @@ export interface FetchedChunk {
   /** The partition's epoch when it was read: a seek since then makes it stale. */
   epoch: number
   records: ConsumedRecord[]
+  /** The memory its records keep alive (see retained-memory.ts): at least their own bytes. */
   bytes: number
 }
 
-/** What a record holds in memory: its key, value and headers (as the producer counts them). */
+/** A record's own bytes: its key, value and headers (as the producer counts them). */
 export function recordBytes(record: ConsumedRecord): number {
   return payloadBytes(record.key, record.value, record.headers)
 }
 
 /**
  * A consumer's read-ahead, bounded in records and bytes (contract 8): the fetcher may
- * add only what the remaining credit allows, and delivery gives credit back.
+ * add only what the remaining credit allows, and delivery gives credit back. A chunk
+ * split by a take gives back its records' own bytes; the rest of what it keeps alive
+ * comes back with its last record.
  */
 export class PrefetchBuffer {
   private chunks: FetchedChunk[] = []
