@@ -12,7 +12,7 @@ import type { Delivery } from './delivery.js'
 import type { Fetcher } from './fetcher.js'
 import type { Lifecycle } from './lifecycle.js'
 import { type OwnedPartition, type OwnedPartitions, topicPartitions } from './owned-partitions.js'
-import { startOffset } from './reset-policy.js'
+import { isOwnCommit, startOffset } from './reset-policy.js'
 
 export interface MembershipContext {
   options: ResolvedConsumerOptions
@@ -184,7 +184,9 @@ export class Membership {
         log,
         fetchOffset: start,
         processedOffset: start,
-        committedOffset: stored?.offset ?? null,
+        // A commit the start passed over (an earlier topic's, or one a crash made diverge) is
+        // not this partition's: the next commit is written whatever offset it stores.
+        committedOffset: stored !== undefined && start === stored.offset && isOwnCommit(stored, log) ? stored.offset : null,
         epoch: 0,
         revoking: false,
         // The fetcher sleeps until an owned partition has something for it: woken by the append itself.

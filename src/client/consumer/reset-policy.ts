@@ -30,6 +30,12 @@ export function earlierTopicsCommit(committed: CommittedPosition, topic: TopicId
   return at !== null && at < topic.createdAt ? `it was committed at ${at}, before the topic now was created (${topic.createdAt})` : null
 }
 
+/** Whether `stored` was committed on this incarnation of the log's topic (see earlierTopicsCommit). */
+export function isOwnCommit(stored: CommittedPosition, log: PartitionLog): boolean {
+  const topic = topicIdentityOf(log)
+  return topic === undefined || earlierTopicsCommit(stored, topic) === null
+}
+
 /**
  * Where a group starts on a partition: at its committed offset if the log still holds it
  * as the group saw it, else where the group's reset policy says — with a warning when a
