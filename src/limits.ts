@@ -3,6 +3,8 @@
  * name. The relations between them are checked at the bottom of this file.
  */
 
+import { BATCH_HEADER_BYTES } from './record/batch-format.js'
+
 /** Kafka's default; small enough that a sparse index lookup scans at most a few KiB. */
 export const DEFAULT_INDEX_INTERVAL_BYTES = 4096
 
@@ -17,6 +19,19 @@ export const DEFAULT_SEGMENT_MS = 7 * 24 * 60 * 60 * 1000
  * while it is written and read, so it is bounded.
  */
 export const DEFAULT_MAX_BATCH_BYTES = 16 * 1024 * 1024
+/**
+ * The most a record's framing adds to its key, value and headers inside a batch: its
+ * length, attributes, timestamp and offset deltas, key and value lengths and header count
+ * (varints: 5 + 1 + 10 + 5 + 5 + 5 + 5), and per header its two lengths (5 + 5).
+ */
+export const RECORD_FRAMING_MAX_BYTES = 36
+export const HEADER_FRAMING_MAX_BYTES = 10
+/**
+ * The largest record (key + value + headers) a topic may allow: one such record, framed,
+ * still fits in a batch the log accepts. Every size limit derives from the batch limit,
+ * so a topic can never accept a record its log would refuse.
+ */
+export const MAX_RECORD_BYTES = DEFAULT_MAX_BATCH_BYTES - BATCH_HEADER_BYTES - RECORD_FRAMING_MAX_BYTES
 /** A batch header carries an int32 record count and int32 offset deltas. */
 export const MAX_RECORDS_PER_BATCH = 2 ** 31 - 1
 
@@ -153,6 +168,7 @@ function check(condition: boolean, relation: string): void {
 
 check(DEFAULT_SEGMENT_BYTES <= MAX_SEGMENT_BYTES, 'default segment size fits int32 positions')
 check(DEFAULT_MAX_BATCH_BYTES <= DEFAULT_SEGMENT_BYTES, 'a batch fits in a default segment')
+check(MAX_RECORD_BYTES > 0 && MAX_RECORD_BYTES + BATCH_HEADER_BYTES + RECORD_FRAMING_MAX_BYTES <= DEFAULT_MAX_BATCH_BYTES, 'the largest record fits, framed, in the largest batch')
 check(DEFAULT_INDEX_INTERVAL_BYTES < DEFAULT_SEGMENT_BYTES, 'a segment holds several index entries')
 check(SCAN_CHUNK_BYTES >= 61, 'a scan chunk holds at least a batch header')
 check(MIN_SESSION_TIMEOUT_MS <= DEFAULT_SESSION_TIMEOUT_MS && DEFAULT_SESSION_TIMEOUT_MS <= MAX_SESSION_TIMEOUT_MS, 'the default session timeout is within its bounds')

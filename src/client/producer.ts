@@ -1,5 +1,7 @@
 import { SpoolError, invalidArgument } from '../errors.js'
 import type { RecordInput } from '../record/types.js'
+import { BATCH_HEADER_BYTES } from '../record/batch-format.js'
+import { DEFAULT_MAX_BATCH_BYTES, HEADER_FRAMING_MAX_BYTES, RECORD_FRAMING_MAX_BYTES } from '../limits.js'
 import type { PartitionLog } from '../storage/partition-log.js'
 import { StickyPartitioner, partitionForKey } from '../topics/partitioner.js'
 import type { Topics } from '../topics/topics.js'
@@ -26,13 +28,19 @@ export interface RecordMetadata {
 export interface ProducerOptions {
   /** How long a batch waits for more records before it is written. 0: until the current tick ends. */
   lingerMs?: number
-  /** A batch is written as soon as its records reach this many bytes. */
+  /**
+   * A batch is written as soon as its records reach this many bytes. Never more than the
+   * log takes in one batch: a larger value is cut to that, so a full batch is written,
+   * not refused whole.
+   */
   maxBatchBytes?: number
 }
 
 /** Kafka's batch.size is 16 KiB; spool's batches are one write each, so larger ones pay. */
 export const DEFAULT_PRODUCER_MAX_BATCH_BYTES = 1024 * 1024
 export const DEFAULT_LINGER_MS = 0
+/** The framed records one batch may carry: what the log takes in one batch, less the batch header. */
+const BATCH_RECORDS_MAX_BYTES = DEFAULT_MAX_BATCH_BYTES - BATCH_HEADER_BYTES
 
 /** Records waiting to be appended to one partition as one batch. */
 interface OpenBatch {
@@ -86,7 +94,7 @@ export class Producer {
     options: ProducerOptions = {},
   ) {
     this.lingerMs = nonNegativeInteger('lingerMs', options.lingerMs ?? DEFAULT_LINGER_MS)
-    this.maxBatchBytes = nonNegativeInteger('maxBatchBytes', options.maxBatchBytes ?? DEFAULT_PRODUCER_MAX_BATCH_BYTES)
+    this.maxBatchBytes = Math.min(nonNegativeInteger('maxBatchBytes', options.maxBatchBytes ?? DEFAULT_PRODUCER_MAX_BATCH_BYTES), BATCH_RECORDS_MAX_BYTES)
   }
 
   /** Resolves with where the record was stored, once it is durable under the topic's flush policy. */
@@ -118,12 +126,14 @@ export class Producer {
     const key = toBuffer(`${field}.key`, record.key)
     const value = toBuffer(`${field}.value`, record.value)
     const headers = toHeaders(`${field}.headers`, record.headers)
-    const bytes = payloadBytes(key, value, headers)
-    if (bytes > config.maxRecordBytes) {
+    const payload = payloadBytes(key, value, headers)
+    // Batches are cut by what records take framed, so that a full one stays within the log's limit.
+    const bytes = payload + RECORD_FRAMING_MAX_BYTES + headers.length * HEADER_FRAMING_MAX_BYTES
+    if (payload > config.maxRecordBytes || bytes > BATCH_RECORDS_MAX_BYTES) {
       throw new SpoolError(
         'RECORD_TOO_LARGE',
-        `a record of ${bytes} bytes exceeds topic "${topic}"'s maxRecordBytes of ${config.maxRecordBytes}; split it or raise maxRecordBytes`,
-        { details: { topic, bytes, maxRecordBytes: config.maxRecordBytes } },
+        `a record of ${payload} bytes (${headers.length} headers) exceeds topic "${topic}"'s maxRecordBytes of ${config.maxRecordBytes}; split it or raise maxRecordBytes`,
+        { details: { topic, bytes: payload, maxRecordBytes: config.maxRecordBytes } },
       )
     }
     let partition: number

@@ -1,5 +1,5 @@
 import { invalidArgument } from '../errors.js'
-import { DEFAULT_INDEX_INTERVAL_BYTES, DEFAULT_SEGMENT_BYTES, DEFAULT_SEGMENT_MS, MAX_SEGMENT_BYTES } from '../limits.js'
+import { DEFAULT_INDEX_INTERVAL_BYTES, DEFAULT_SEGMENT_BYTES, DEFAULT_SEGMENT_MS, MAX_RECORD_BYTES, MAX_SEGMENT_BYTES } from '../limits.js'
 import { type FlushPolicy, checkFlushPolicy } from '../storage/flush-policy.js'
 import { integerIn } from '../validate.js'
 
@@ -72,7 +72,7 @@ export function resolveTopicConfig(given: unknown, base: TopicConfig = DEFAULT_T
     retentionMs: optionalLimit('retentionMs', merged.retentionMs),
     retentionBytes: optionalLimit('retentionBytes', merged.retentionBytes),
     cleanup,
-    maxRecordBytes: integerIn('maxRecordBytes', merged.maxRecordBytes, 1, MAX_SEGMENT_BYTES),
+    maxRecordBytes: integerIn('maxRecordBytes', merged.maxRecordBytes, 1, MAX_RECORD_BYTES),
     deleteRetentionMs: integerIn('deleteRetentionMs', merged.deleteRetentionMs, 0),
     indexIntervalBytes: integerIn('indexIntervalBytes', merged.indexIntervalBytes, 1, MAX_SEGMENT_BYTES),
   }
