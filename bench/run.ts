@@ -21,6 +21,7 @@ import type { BenchResult, DurationResult, LatencyResult, WorkloadResult } from 
 import { markdownTable } from './lib/table.js'
 import { removeDir } from './lib/temp-dir.js'
 import { openWorkloads } from './open.js'
+import { openCloseWorkloads } from './open-close.js'
 import { groupCommitWorkloads, producerWorkload } from './producer.js'
 import { recoveryWorkloads } from './recovery.js'
 import { type PeerComparison, comparisonTable, peerComparisons, peerTable } from './peers/compare.js'
@@ -53,6 +54,8 @@ interface BenchConfig {
   recovery: { smallBytes: number; largeBytes: number; tailBytes: number }
   /** W6: segments of one topic, over this many partitions, one batch of `recordsPerSegment` each. */
   open: { segments: number; partitions: number; recordsPerSegment: number }
+  /** W7: partition counts of the idle topic beside the one a short command writes. */
+  openClose: { idlePartitions: number[] }
   /**
    * Peers (bench/peers): which to run (null: all installed), the seconds each may spend
    * on one value size's W1 and W2, and the value sizes they run at (quick: one, so the
@@ -96,6 +99,7 @@ function configFrom(argv: string[]): { config: BenchConfig; out: string } {
     recovery: values.quick ? { smallBytes: 128 * MiB, largeBytes: 512 * MiB, tailBytes: 16 * MiB } : { smallBytes: 1 * GiB, largeBytes: 4 * GiB, tailBytes: 48 * MiB },
     // Building 10,000 segments takes ~10 s (every append rolls: an fsync and a checkpoint each); quick builds 1,000.
     open: { segments: values.quick ? 1_000 : 10_000, partitions: 10, recordsPerSegment: 10 },
+    openClose: { idlePartitions: values.quick ? [10, 100] : [10, 1_000] },
     // Full: 5 peers × 2 sizes × 25 s, plus three peers' W3, keeps the whole run within 15 minutes.
     peers: { only: peerList(values.peers), budgetSeconds: values.quick ? 1.5 : 25, valueBytes: values.quick ? [PRODUCER_VALUE_BYTES] : [100, 1024] },
   }
@@ -161,6 +165,7 @@ async function restarts(config: BenchConfig, logger: Logger): Promise<BenchResul
   return [
     ...(await recoveryWorkloads({ ...config.recovery, keyBytes, valueBytes: RECOVERY_VALUE_BYTES, batchRecords, seed, runs, logger })),
     ...(await openWorkloads({ ...config.open, keyBytes, valueBytes: OPEN_VALUE_BYTES, seed, runs, logger })),
+    ...(await openCloseWorkloads({ ...config.openClose, runs, logger })),
   ]
 }
 
@@ -253,6 +258,7 @@ function report(config: BenchConfig, machine: RunMachine, results: readonly Benc
     `W5, W6 time what a restart takes: openSpool + describeTopic (end offsets) + a read of each partition's newest record. W5: after SIGKILL of a writer of ${RECOVERY_VALUE_BYTES} B values (flush 'never')`,
     `killed once ≥ ${formatBytes(recovery.tailBytes)} lay past the recovery point on disk; each log is built by the warm-up, then a new writer appends and is killed before each run (sizes take turns).`,
     `W6: one topic of ${formatInteger(open.segments)} segments over ${open.partitions} partitions, after a clean close, and with the clean-shutdown markers removed (recovery from the recovery point).`,
+    `W7: openSpool + one send to a 2-partition topic + close, beside an idle topic of ${config.openClose.idlePartitions.map(formatInteger).join(' and of ')} partitions (closed cleanly).`,
     '',
     '### Peers, same dataset, same run',
     '',

@@ -1,7 +1,7 @@
 import { type Summary, round, summarize } from './stats.js'
 import type { PairedSamples } from './timing.js'
 
-export type WorkloadName = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6' | 'P1' | 'P2'
+export type WorkloadName = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6' | 'W7' | 'P1' | 'P2'
 
 /** One side (spool, or raw fs on the same bytes) of a workload. */
 export interface SideResult {

@@ -29,6 +29,8 @@ const EXPECTED_WORKLOADS = [
   'W5.recovery.large',
   'W6.open.clean',
   'W6.open.unclean',
+  'W7.open-close.10',
+  'W7.open-close.100',
 ]
 
 interface Run {
