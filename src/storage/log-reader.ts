@@ -1,4 +1,4 @@
-import { SpoolError, invalidArgument } from '../errors.js'
+import { SpoolError, invalidArgument, isSpoolError } from '../errors.js'
 import { DEFAULT_READ_MAX_BYTES, SCAN_CHUNK_BYTES } from '../limits.js'
 import { MalformedBatchError, decodeRecords, forEachRecordTime, lastOffsetOf } from '../record/batch-decoder.js'
 import type { RecordLabel, StoredRecord } from '../record/types.js'
@@ -20,8 +20,11 @@ import { type BatchVisit, StaleIndexError, corruptBatchError, readSegmentBatches
  * - nothing past the high watermark is returned (on the active segment, nothing past
  *   its visible bytes): readers see only what is durable under the flush policy;
  * - a batch that fails a check is never decoded or returned: CORRUPT_BATCH names the
- *   file, position and offset. An index entry that points at the wrong batch is rebuilt
- *   once from the log (indexes are disposable), then the read is tried again;
+ *   file, position and offset. A read that gathered records before meeting it returns
+ *   them, ending before the bad batch; the next read starts there and fails (one bad
+ *   batch must not hide the healthy records before it). An index entry that points at
+ *   the wrong batch is rebuilt once from the log (indexes are disposable), then the read
+ *   is tried again;
  * - a read that starts inside the log returns at least one batch unless it is at the end;
  *   compaction gaps are stepped over, never reported as the end; a gap left by
  *   `spool segments repair` is stepped over too, with a warning the first time.
@@ -115,6 +118,7 @@ export class LogReader {
       try {
         decodeRecords(buf, at, header, fromOffset, out, label)
       } catch (error) {
+        out.length = before // no record of a malformed batch is served, not even its first ones
         if (error instanceof MalformedBatchError) throw corruptBatchError(segment, position, header.baseOffset, error.message)
         throw error
       }
@@ -125,7 +129,15 @@ export class LogReader {
       bytes += header.sizeBytes
       return 'take'
     }
-    const full = await this.scanSegment(segment, fromOffset, maxBytes, visit)
+    let full: boolean
+    try {
+      full = await this.scanSegment(segment, fromOffset, maxBytes, visit)
+    } catch (error) {
+      // Records gathered before the damage are returned, ending before the bad batch
+      // (`nextOffset` is past the last batch taken); the next read starts there and fails.
+      if (out.length === 0 || !isSpoolError(error, 'CORRUPT_BATCH')) throw error
+      full = true
+    }
     return { nextOffset, bytes, full }
   }
 

@@ -11,8 +11,11 @@ import type { Segment, SegmentContext } from './segment.js'
  *   `retentionBytes`.
  * Deletion stops at the first segment that neither rule expires, so what goes is always a
  * prefix and the start offset (the first segment's base offset) only moves forward.
- * Deciding reads no index: a sealed segment's largest timestamp is the last entry of its
- * `.timeindex`, and sizes come from a stat.
+ * Sizes come from a stat. By time, the last entry of a sealed segment's `.timeindex` may
+ * spare a segment cheaply, but never condemns one by itself: an index is rebuildable
+ * metadata (a damaged one once had retention delete a minute-old segment), so a segment
+ * the index calls expired has its batch headers read, and the log decides (expiredByTime).
+ * That read costs one pass over a segment about to be deleted, once in its life.
  */
 export interface RetentionOptions {
   /** Delete segments whose records are all older than this many ms before `now`. */
@@ -69,13 +72,20 @@ export async function expiredSegments(sealed: readonly Segment[], totalBytes: ()
   for (const segment of sealed) {
     const size = await segment.logSizeBytes()
     const bySize = policy.retentionBytes !== null && remaining - size >= policy.retentionBytes
-    const byTime = !bySize && policy.retentionMs !== null && (await segment.largestTimestamp()) < policy.now - policy.retentionMs
+    const byTime = !bySize && policy.retentionMs !== null && (await expiredByTime(segment, policy.now - policy.retentionMs))
     if (!bySize && !byTime) break
     expired.segments.push(segment)
     expired.bytes += size
     remaining -= size
   }
   return expired
+}
+
+/** Whether every record of `segment` is stamped before `cutoff`, as its log says (see the top of this file). */
+async function expiredByTime(segment: Segment, cutoff: number): Promise<boolean> {
+  if ((await segment.largestTimestamp()) >= cutoff) return false
+  const fromLog = await segment.largestTimestampFromLog()
+  return fromLog !== null && fromLog < cutoff
 }
 
 /**

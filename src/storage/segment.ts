@@ -5,9 +5,10 @@ import { lastOffsetOf } from '../record/batch-decoder.js'
 import { readInt64 } from '../record/int64.js'
 import { writeFileAtomic, writeFully } from './atomic-file.js'
 import type { StorageIO } from './io.js'
-import { readAt, readAtSync, scanBatches } from './log-scanner.js'
+import { type ScanResult, readAt, readAtSync, scanBatches } from './log-scanner.js'
 import type { Logger } from './logger.js'
 import { OFFSET_INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js'
+import { type ClosableSegment, openSealedSegments } from './open-segments.js'
 import { type SegmentPaths, segmentPaths } from './paths.js'
 import { TIME_INDEX_ENTRY_BYTES, TimeIndex } from './time-index.js'
 
@@ -41,8 +42,14 @@ export function indexedBatchOf(header: BatchHeader): IndexedBatch {
  * One `.log` with its `.index` and `.timeindex`. The active (last) segment is loaded at
  * open; a sealed one only on its first read (`ensureLoaded`), so opening a partition with
  * thousands of segments touches none of their files.
+ *
+ * A sealed segment whose files say all it holds (loaded from them, or its indexes
+ * persisted) counts against the process's budget of open sealed segments
+ * (open-segments.ts): when idle it may be closed, its indexes dropped, and its next read
+ * loads it again. Descriptors and index memory stay bounded however many segments a
+ * replay, a lookup or a compaction walks through.
  */
-export class Segment {
+export class Segment implements ClosableSegment {
   readonly paths: SegmentPaths
   private fdValue = -1
   private sizeBytesValue = 0
@@ -62,6 +69,16 @@ export class Segment {
   private loadedFlag = false
   private readers = 0
   private drained: (() => void) | null = null
+  /** In the budget of open sealed segments (open-segments.ts). */
+  private counted = false
+  /** The last close of the descriptor, while or after it runs. */
+  private closing: Promise<void> | null = null
+  /**
+   * A sealed segment's largest timestamp while it is not loaded (read from its time index,
+   * or kept when the budget closed it), or null: lookups by time walk every segment, and
+   * must not reopen a file for each.
+   */
+  private largestWhenUnloaded: number | null = null
 
   constructor(
     private readonly ctx: SegmentContext,
@@ -213,7 +230,10 @@ export class Segment {
   }
 
   async ensureLoaded(): Promise<void> {
-    if (this.loadedFlag) return
+    if (this.loadedFlag) {
+      if (this.counted) openSealedSegments.touch(this)
+      return
+    }
     this.loading ??= this.load().finally(() => {
       this.loading = null
     })
@@ -243,6 +263,34 @@ export class Segment {
     }
     this.sealedValue = true
     this.loadedFlag = true
+    this.joinBudget()
+  }
+
+  /**
+   * Its files now say all it holds (loaded from them, indexes persisted, or a rewritten
+   * copy installed under its own name): from now on it may be closed while idle.
+   */
+  filesInstalled(): void {
+    this.joinBudget()
+  }
+
+  private joinBudget(): void {
+    if (this.fdValue < 0 || !this.sealedValue || !this.loadedFlag) return
+    this.counted = true
+    openSealedSegments.touch(this)
+  }
+
+  /** Whether the budget may close it now: nobody reads it and it is not being loaded. */
+  idle(): boolean {
+    return this.readers === 0 && this.loading === null && this.fdValue >= 0
+  }
+
+  /** Closes it for the budget, dropping its indexes too (they are reloaded from its files). */
+  evict(): void {
+    this.largestWhenUnloaded = this.maxTimestamp
+    this.offsetIndexValue = new OffsetIndex(this.baseOffset)
+    this.timeIndexValue = new TimeIndex(this.baseOffset)
+    this.close().catch((error: unknown) => this.ctx.logger.warn(`closing ${this.paths.log}: ${(error as Error).message}`))
   }
 
   /** Reads both index files; returns why they cannot be used, or null. */
@@ -277,16 +325,7 @@ export class Segment {
   async rebuildIndexes(offsetLimit = Infinity): Promise<void> {
     const sealed = this.sealed || !this.loadedFlag
     this.resetIndexes()
-    const result = await scanBatches(this.ctx.io, this.fd, {
-      fromPosition: 0,
-      sizeBytes: this.sizeBytes,
-      minBaseOffset: this.baseOffset,
-      // Relative offsets are uint32 in the index: a damaged base offset must stop the scan.
-      maxOffsetExclusive: Math.min(offsetLimit, this.baseOffset + MAX_SEGMENT_OFFSET_SPAN),
-      maxBatchBytes: this.ctx.maxBatchBytes,
-      checkCrc: false,
-      onBatch: (position, header) => this.indexBatch(position, indexedBatchOf(header)),
-    })
+    const result = await this.scanHeaders((position, header) => this.indexBatch(position, indexedBatchOf(header)), offsetLimit)
     if (result.problem !== null) {
       this.ctx.logger.warn(`${this.paths.log}: indexed up to byte ${result.validEndPosition}: ${result.problem}`)
     }
@@ -295,7 +334,47 @@ export class Segment {
     if (!this.ctx.readOnly) await this.rewriteIndexFiles()
   }
 
+  /** Walks the loaded segment's batch headers from its start (header checks only; reads check CRCs). */
+  private scanHeaders(onBatch: (position: number, header: BatchHeader) => void, offsetLimit = Infinity): Promise<ScanResult> {
+    return scanBatches(this.ctx.io, this.fd, {
+      fromPosition: 0,
+      sizeBytes: this.sizeBytes,
+      minBaseOffset: this.baseOffset,
+      // Relative offsets are uint32 in the index: a damaged base offset must stop the scan.
+      maxOffsetExclusive: Math.min(offsetLimit, this.baseOffset + MAX_SEGMENT_OFFSET_SPAN),
+      maxBatchBytes: this.ctx.maxBatchBytes,
+      checkCrc: false,
+      onBatch,
+    })
+  }
+
+  /**
+   * The largest record timestamp of a sealed segment as its `.log` says (every batch
+   * header read), or null when the log cannot vouch for it (a damaged header). For a
+   * decision that destroys data: the time index is rebuildable metadata, and metadata
+   * alone never authorizes a deletion. A time index that disagrees is rebuilt from the log.
+   */
+  async largestTimestampFromLog(): Promise<number | null> {
+    return this.whileHeld(async () => {
+      await this.ensureLoaded()
+      let largest = -1
+      const scan = await this.scanHeaders((_, header) => {
+        if (header.maxTimestamp > largest) largest = header.maxTimestamp
+      })
+      if (scan.problem !== null) {
+        this.ctx.logger.warn(`${this.paths.log}: cannot tell its largest timestamp past byte ${scan.validEndPosition}: ${scan.problem}`)
+        return null
+      }
+      if (largest !== this.maxTimestamp) {
+        this.ctx.logger.warn(`${this.paths.timeIndex} says the largest timestamp is ${this.maxTimestamp}, the log says ${largest}; rebuilding`)
+        await this.rebuildIndexes()
+      }
+      return largest
+    })
+  }
+
   resetIndexes(): void {
+    this.largestWhenUnloaded = null
     this.offsetIndexValue = new OffsetIndex(this.baseOffset)
     this.timeIndexValue = new TimeIndex(this.baseOffset)
     this.maxTimestampValue = -1
@@ -332,6 +411,7 @@ export class Segment {
     await writeFileAtomic(this.ctx.io, this.paths.timeIndex, this.timeIndex.encode(0, timeCount))
     this.persistedIndexEntries = indexCount
     this.persistedTimeEntries = timeCount
+    this.joinBudget()
   }
 
   /** Appends the index entries not yet on disk, and fsyncs them. */
@@ -352,6 +432,7 @@ export class Segment {
       TIME_INDEX_ENTRY_BYTES,
     )
     this.persistedTimeEntries = timeCount
+    this.joinBudget() // a segment sealed by a roll, once its last entries are on disk
   }
 
   private async appendEntries(file: string, persisted: number, bytes: Buffer, entryBytes: number): Promise<void> {
@@ -404,11 +485,14 @@ export class Segment {
 
   release(): void {
     this.readers--
-    if (this.readers === 0 && this.drained !== null) {
+    if (this.readers > 0) return
+    if (this.drained !== null) {
       const done = this.drained
       this.drained = null
       done()
     }
+    // The budget may have been exceeded while this segment was held.
+    if (this.counted) openSealedSegments.trim()
   }
 
   /**
@@ -432,6 +516,7 @@ export class Segment {
    */
   async largestTimestamp(): Promise<number> {
     if (this.loadedFlag) return this.maxTimestamp
+    if (this.largestWhenUnloaded !== null) return this.largestWhenUnloaded
     const { io } = this.ctx
     let last: number | null = null
     let fd = -1
@@ -447,7 +532,7 @@ export class Segment {
     } finally {
       if (fd >= 0) await io.close(fd).catch(() => undefined)
     }
-    if (last !== null) return last
+    if (last !== null) return (this.largestWhenUnloaded = last)
     if ((await this.logSizeBytes()) === 0) return -1
     await this.ensureLoaded()
     return this.maxTimestamp
@@ -489,14 +574,21 @@ export class Segment {
   }
 
   async close(): Promise<void> {
-    if (this.fd < 0) return
+    // Closed already, maybe by the budget a moment ago: a caller that goes on to delete or
+    // replace the files (retire) waits until that descriptor is really closed.
+    if (this.fd < 0) return this.closing?.catch(() => undefined)
     const fd = this.fd
     this.fdValue = -1
     this.loadedFlag = false
+    if (this.counted) openSealedSegments.forget(this)
+    this.counted = false
     // A read still in flight must not land on the number of a file opened after this one.
     const ahead = this.readAhead
     this.readAhead = null
-    await ahead?.read.catch(() => undefined)
-    await this.ctx.io.close(fd)
+    this.closing = (async () => {
+      await ahead?.read.catch(() => undefined)
+      await this.ctx.io.close(fd)
+    })()
+    await this.closing
   }
 }
