@@ -6,18 +6,22 @@ import type { StoredRecord } from '../record/types.js'
 import { fsyncDirectory, writeFileDurable, writeFully } from './atomic-file.js'
 import { isMissing } from './io.js'
 import { CLEANED_SUFFIX, SWAP_SUFFIX, type SegmentPaths } from './paths.js'
+import type { OffsetMap } from './cleaner-key-map.js'
 import { type IndexedBatch, Segment, type SegmentContext } from './segment.js'
 import { type BatchVisit, corruptBatchError, readSegmentBatches } from './segment-reader.js'
 
 /**
- * Log compaction, segment by segment (Kafka's log cleaner, simplified):
+ * Log compaction, segment by segment (Kafka's log cleaner, simplified). The run, pass by
+ * pass, is in cleaner-run.ts; this file holds what one pass does to one segment:
  *
- * - One pass over every segment (sealed and active, up to the high watermark) maps each
- *   key to its latest offset, and counts, per sealed segment, the records it would drop.
- * - Each sealed segment with something to drop is rewritten, oldest first, keeping a
- *   record when its key is null, or when it is its key's latest record, unless it is a
- *   tombstone (null value) older than the delete horizon (`now - deleteRetentionMs`). The
- *   active segment is read for the map but never rewritten.
+ * - A pass maps each key of the dirty part of the log (from the cleaner checkpoint up to
+ *   the high watermark, active segment included) to its latest offset, in a map of
+ *   bounded memory (cleaner-key-map.ts); when the map fills, the pass ends where it stopped.
+ * - Each sealed segment from the start of the log up to there is judged, and rewritten,
+ *   oldest first, if it has something to drop: a record goes when a later record of its
+ *   key was mapped, or when it is a tombstone of a segment whose tombstones expired
+ *   (`deleteRetentionMs` after the clean that first kept them). Records without a key
+ *   stay. The active segment is read for the map but never rewritten.
  * - Offsets never change: a batch keeps its base offset and last offset delta and its kept
  *   records their offsets and timestamps (re-encoded by encodeBatchAt); a batch left whole
  *   is copied byte for byte; a batch with nothing kept disappears, leaving a gap. A
@@ -25,7 +29,8 @@ import { type BatchVisit, corruptBatchError, readSegmentBatches } from './segmen
  *   a home (the partition's start offset never moves by compaction).
  * - Oldest first makes every crash point safe: a record is dropped only when a later
  *   record of its key exists, and that later record (in this segment or a later one) is
- *   only ever dropped by a later step, so a value can never reappear.
+ *   only ever dropped by a later step, so a value can never reappear. A tombstone expires
+ *   only in a segment cleaned before, below which its key has no older record left.
  *
  * The files of one clean, and how a crash at any point is finished or undone (the policy
  * lives in recovery.ts); a repair (quarantine.ts) rewrites a segment through the same steps:
@@ -35,12 +40,22 @@ import { type BatchVisit, corruptBatchError, readSegmentBatches } from './segmen
  *   4. rename `.index.swap`, `.timeindex.swap`, then `.log.swap` over the originals, fsync.
  */
 export interface CompactionOptions {
-  /** The cleaner's clock, in ms since the epoch: tombstones older than `now - deleteRetentionMs` go. */
+  /** The cleaner's clock, in ms since the epoch. */
   now: number
+  /** How long a tombstone stays after the clean that first kept it (cleaner clock). */
   deleteRetentionMs: number
   /**
+   * Clean only when the sealed bytes after the cleaner checkpoint are at least this share
+   * of all sealed bytes (Kafka's min.cleanable.dirty.ratio; DEFAULT_MIN_CLEANABLE_DIRTY_RATIO).
+   * 0 cleans whenever anything is dirty. Tombstones due to expire are cleaned whatever it is.
+   */
+  minDirtyRatio?: number
+  /** Memory of the key map (COMPACTION_KEY_MAP_BYTES); a dirty part with more keys is cleaned in passes. */
+  keyMapBytes?: number
+  /**
    * Called after each step of a clean (a step that changes files, once it is durable);
-   * crash tests kill the process there. `baseOffset` names the segment, -1 for the map.
+   * crash tests kill the process there. `baseOffset` names the segment, -1 for the map
+   * and the checkpoint of a pass.
    */
   onPhase?: (phase: CompactionPhase, baseOffset: number) => void | Promise<void>
 }
@@ -55,8 +70,11 @@ export type CompactionPhase =
   | 'index-installed'
   | 'timeindex-installed'
   | 'log-installed'
+  | 'checkpoint-written'
 
 export interface CompactionStats {
+  /** Passes run: 0 when nothing was dirty enough, more than 1 when the keys did not fit the map at once. */
+  passes: number
   /** Sealed segments rewritten. */
   segmentsCleaned: number
   /** Records dropped, tombstones included. */
@@ -68,61 +86,32 @@ export interface CompactionStats {
   bytesAfter: number
 }
 
-interface Latest {
-  offset: number
-  /** Index of the segment holding it, in the list that was mapped. */
-  segment: number
-  timestamp: number
-  tombstone: boolean
-}
+export type Verdict = 'keep' | 'superseded' | 'expired'
 
 /**
- * Each key's latest record (keys compared as bytes), and per mapped segment how many of
- * its records a clean would drop. Memory grows with the number of distinct keys.
+ * Each key's latest offset in the part of the log a clean mapped (its dirty part, see
+ * cleaner-run.ts), held in a map of bounded memory, and what that means for a record of
+ * a segment being cleaned.
  */
 export class KeyMap {
-  private readonly latest = new Map<string, Latest>()
-  readonly drops: number[]
+  constructor(private readonly offsets: OffsetMap) {}
 
-  constructor(
-    private readonly cleanable: number,
-    private readonly horizon: number,
-  ) {
-    this.drops = new Array<number>(cleanable).fill(0)
+  /** Maps a record; false when its key is new and the map is full: mapping stops before it. */
+  add(record: StoredRecord): boolean {
+    return record.key === null || this.offsets.put(record.key, record.offset)
   }
 
-  add(record: StoredRecord, segment: number): void {
-    if (record.key === null) return
-    const key = record.key.toString('latin1')
-    const found = this.latest.get(key)
-    if (found === undefined) {
-      this.latest.set(key, { offset: record.offset, segment, timestamp: record.timestamp, tombstone: record.value === null })
-      return
-    }
-    if (found.segment < this.cleanable) this.drops[found.segment]!++
-    found.offset = record.offset
-    found.segment = segment
-    found.timestamp = record.timestamp
-    found.tombstone = record.value === null
-  }
-
-  /** Once every segment is mapped: expired tombstones count as drops too. */
-  finish(): void {
-    for (const entry of this.latest.values()) {
-      if (entry.segment < this.cleanable && this.expired(entry.tombstone, entry.timestamp)) this.drops[entry.segment]!++
-    }
-  }
-
-  private expired(tombstone: boolean, timestamp: number): boolean {
-    return tombstone && timestamp < this.horizon
-  }
-
-  /** What happens to a record of a segment being cleaned. */
-  verdict(record: StoredRecord): 'keep' | 'superseded' | 'expired' {
+  /**
+   * A record goes only when a later record of its key was mapped, or when it is a
+   * tombstone of a segment whose tombstones have expired (`tombstonesExpire`: the segment
+   * was wholly cleaned before, each of its keys has no older record left, and a clean
+   * first kept them more than deleteRetentionMs ago). Everything else is kept: records
+   * without a key, keys not mapped, records past the mapped range.
+   */
+  verdict(record: StoredRecord, tombstonesExpire: boolean): Verdict {
     if (record.key === null) return 'keep'
-    const found = this.latest.get(record.key.toString('latin1'))
-    if (found === undefined || found.offset !== record.offset) return found === undefined ? 'keep' : 'superseded'
-    return this.expired(record.value === null, record.timestamp) ? 'expired' : 'keep'
+    if (this.offsets.get(record.key) > record.offset) return 'superseded'
+    return tombstonesExpire && record.value === null ? 'expired' : 'keep'
   }
 }
 
@@ -140,14 +129,15 @@ function decodeAll(segment: Segment, { buf, at, position, header }: BatchVisit):
 /**
  * Visits every CRC-checked batch of a loaded segment below `limit` bytes whose base offset
  * is below `endOffset`, in order, a chunk of about SCAN_CHUNK_BYTES at a time (so memory
- * stays bounded); `visit` may be async, and the next chunk is read after it settles.
+ * stays bounded); `visit` may be async, and the next chunk is read after it settles,
+ * unless it returns 'stop'.
  */
 export async function forEachBatchChunk(
   segment: Segment,
   limit: number,
   endOffset: number,
   maxBatchBytes: number,
-  visit: (batches: BatchVisit[]) => Promise<void> | void,
+  visit: (batches: BatchVisit[]) => Promise<'stop' | void> | 'stop' | void,
 ): Promise<void> {
   let position = 0
   let nextBase = segment.baseOffset
@@ -173,23 +163,75 @@ export async function forEachBatchChunk(
         return 'take'
       },
     })
-    if (chunk.length > 0) await visit(chunk)
+    if (chunk.length > 0 && (await visit(chunk)) === 'stop') break
     if (position === from) break
   }
 }
 
-/** Adds the records of one segment to the map. */
+/**
+ * Adds the records of one segment from `fromOffset` on to the map, until the map is full.
+ * Returns the offset of the first record it could not take, or null when it took them all.
+ */
 export async function mapSegment(
   map: KeyMap,
   segment: Segment,
-  index: number,
+  fromOffset: number,
   limit: number,
   endOffset: number,
   maxBatchBytes: number,
-): Promise<void> {
+): Promise<number | null> {
+  let stoppedAt: number | null = null
   await forEachBatchChunk(segment, limit, endOffset, maxBatchBytes, (batches) => {
-    for (const batch of batches) for (const record of decodeAll(segment, batch)) map.add(record, index)
+    for (const batch of batches) {
+      if (lastOffsetOf(batch.header) < fromOffset) continue // cleaned by an earlier pass
+      for (const record of decodeAll(segment, batch)) {
+        if (record.offset < fromOffset || map.add(record)) continue
+        stoppedAt = record.offset
+        return 'stop'
+      }
+    }
   })
+  return stoppedAt
+}
+
+/** One batch of a segment being cleaned: its records, those kept, and how many expired tombstones go. */
+interface JudgedBatch {
+  records: StoredRecord[]
+  kept: StoredRecord[]
+  expired: number
+  keptTombstones: number
+}
+
+function judge(segment: Segment, batch: BatchVisit, verdict: (record: StoredRecord) => Verdict): JudgedBatch {
+  const judged: JudgedBatch = { records: decodeAll(segment, batch), kept: [], expired: 0, keptTombstones: 0 }
+  for (const record of judged.records) {
+    const said = verdict(record)
+    if (said === 'expired') judged.expired++
+    if (said !== 'keep') continue
+    judged.kept.push(record)
+    if (record.value === null) judged.keptTombstones++
+  }
+  return judged
+}
+
+export interface SegmentVerdicts {
+  /** Records a clean of the segment would drop. */
+  drops: number
+  /** Tombstones it would keep. */
+  keptTombstones: number
+}
+
+/** What a clean of a loaded, sealed segment would drop and keep, without writing anything. */
+export async function judgeSegment(segment: Segment, verdict: (record: StoredRecord) => Verdict, maxBatchBytes: number): Promise<SegmentVerdicts> {
+  const found: SegmentVerdicts = { drops: 0, keptTombstones: 0 }
+  await forEachBatchChunk(segment, segment.sizeBytes, Number.MAX_SAFE_INTEGER, maxBatchBytes, (batches) => {
+    for (const batch of batches) {
+      const { records, kept, keptTombstones } = judge(segment, batch, verdict)
+      found.drops += records.length - kept.length
+      found.keptTombstones += keptTombstones
+    }
+  })
+  return found
 }
 
 export function cleanedPaths(paths: SegmentPaths): SegmentPaths {
@@ -273,7 +315,7 @@ export async function writeSegmentAside(
 export async function writeCleanedSegment(
   ctx: SegmentContext,
   old: Segment,
-  map: KeyMap,
+  verdict: (record: StoredRecord) => Verdict,
   onPhase: (phase: CompactionPhase) => Promise<void>,
 ): Promise<CleanedSegment> {
   let recordsRemoved = 0
@@ -281,14 +323,9 @@ export async function writeCleanedSegment(
   const fill = (place: PlaceBatch): Promise<void> =>
     forEachBatchChunk(old, old.sizeBytes, Number.MAX_SAFE_INTEGER, ctx.maxBatchBytes, async (batches) => {
       for (const batch of batches) {
-        const records = decodeAll(old, batch)
-        const kept: StoredRecord[] = []
-        let expired = 0
-        for (const record of records) {
-          const verdict = map.verdict(record)
-          if (verdict === 'keep') kept.push(record)
-          else if (verdict === 'expired') expired++
-        }
+        const judged = judge(old, batch, verdict)
+        const { records, kept } = judged
+        let { expired } = judged
         const { buf, at, header } = batch
         const lastOffset = lastOffsetOf(header)
         let reencoded: EncodedBatch | null = null

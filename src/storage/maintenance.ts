@@ -1,16 +1,8 @@
 import { invalidArgument } from '../errors.js'
 import { Serial } from '../concurrency/serial.js'
-import {
-  type CleanedSegment,
-  type CompactionOptions,
-  type CompactionPhase,
-  type CompactionStats,
-  KeyMap,
-  commitCleaned,
-  installSwap,
-  mapSegment,
-  writeCleanedSegment,
-} from './cleaner.js'
+import type { CompactionOptions, CompactionStats } from './cleaner.js'
+import { KEY_MAP_ENTRY_BYTES } from './cleaner-key-map.js'
+import { runCompaction } from './cleaner-run.js'
 import type { Checkpointer } from './checkpointer.js'
 import { type RetentionOptions, type RetentionResult, checkRetentionOptions, deleteSegments, expiredSegments } from './retention.js'
 import type { Segment, SegmentContext } from './segment.js'
@@ -65,17 +57,24 @@ export class Maintenance {
   }
 
   /**
-   * Compacts the sealed segments (see cleaner.ts): keeps each key's latest record, drops
-   * tombstones older than `deleteRetentionMs`, keeps records without a key, and never
+   * Compacts the sealed segments when enough of them is dirty (see cleaner-run.ts and
+   * cleaner.ts): keeps each key's latest record, drops tombstones `deleteRetentionMs`
+   * after the clean that first kept them, keeps records without a key, and never
    * renumbers. The active segment is read but not changed.
    */
   compact(options: CompactionOptions): Promise<CompactionStats> {
-    const { now, deleteRetentionMs } = options
+    const { now, deleteRetentionMs, minDirtyRatio, keyMapBytes } = options
     if (!Number.isSafeInteger(now)) throw invalidArgument('now', 'must be an integer of milliseconds')
     if (!Number.isSafeInteger(deleteRetentionMs) || deleteRetentionMs < 0) {
       throw invalidArgument('deleteRetentionMs', 'must be a non-negative integer')
     }
-    return this.exclusive(() => this.compactNow(options))
+    if (minDirtyRatio !== undefined && !(minDirtyRatio >= 0 && minDirtyRatio <= 1)) {
+      throw invalidArgument('minDirtyRatio', 'must be a number from 0 to 1')
+    }
+    if (keyMapBytes !== undefined && !(Number.isSafeInteger(keyMapBytes) && keyMapBytes >= 2 * KEY_MAP_ENTRY_BYTES)) {
+      throw invalidArgument('keyMapBytes', `must be an integer of at least ${2 * KEY_MAP_ENTRY_BYTES} bytes`)
+    }
+    return this.exclusive(async () => runCompaction(this.view, await this.settledSealedSegments(), options))
   }
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
@@ -95,63 +94,5 @@ export class Maintenance {
       settled.push(segment)
     }
     return settled
-  }
-
-  private async compactNow(options: CompactionOptions): Promise<CompactionStats> {
-    const { ctx, segments } = this.view
-    const stats: CompactionStats = { segmentsCleaned: 0, recordsRemoved: 0, tombstonesRemoved: 0, bytesBefore: 0, bytesAfter: 0 }
-    const phase = async (name: CompactionPhase, baseOffset: number): Promise<void> => {
-      await options.onPhase?.(name, baseOffset)
-    }
-    const cleanable = await this.settledSealedSegments()
-    if (cleanable.length === 0) return stats
-    const map = await this.mapKeys(cleanable.length, options.now - options.deleteRetentionMs)
-    await phase('map-built', -1)
-    // Rewrite, oldest first (the order that keeps every crash point safe).
-    for (const [i, old] of cleanable.entries()) {
-      if (map.drops[i] === 0) continue
-      if (this.view.closing()) break
-      const on = (name: CompactionPhase): Promise<void> => phase(name, old.baseOffset)
-      const cleaned: CleanedSegment = await old.whileHeld(async () => {
-        await old.ensureLoaded()
-        return writeCleanedSegment(ctx, old, map, on)
-      })
-      try {
-        await commitCleaned(ctx, old.paths, on)
-      } catch (error) {
-        await cleaned.segment.close().catch(() => undefined)
-        throw error
-      }
-      // The only synchronous step: new reads find the cleaned segment, which reads
-      // through its own fd whatever the files are named.
-      segments.replace(old, cleaned.segment)
-      stats.segmentsCleaned++
-      stats.recordsRemoved += cleaned.recordsRemoved
-      stats.tombstonesRemoved += cleaned.tombstonesRemoved
-      stats.bytesBefore += old.sizeBytes
-      stats.bytesAfter += cleaned.segment.sizeBytes
-      await on('swapped-in-memory')
-      // Reads in flight finish on the old fd before the old files are replaced.
-      await old.retire()
-      await installSwap(ctx, old.paths, on)
-    }
-    return stats
-  }
-
-  /** Maps every key to its latest offset over the whole log as it is now. */
-  private async mapKeys(cleanableCount: number, tombstoneHorizon: number): Promise<KeyMap> {
-    const { segments } = this.view
-    const end = this.view.highWatermark()
-    const map = new KeyMap(cleanableCount, tombstoneHorizon)
-    let index = 0
-    for (let segment: Segment | undefined = segments.first; segment !== undefined && segment.baseOffset < end; segment = segments.after(segment.baseOffset)) {
-      const held = segment
-      await held.whileHeld(async () => {
-        await held.ensureLoaded()
-        await mapSegment(map, held, index++, segments.visibleLimit(held), end, this.view.maxBatchBytes)
-      })
-    }
-    map.finish()
-    return map
   }
 }

@@ -19,6 +19,8 @@ export const SWAP_SUFFIX = '.swap'
 
 export const RECOVERY_CHECKPOINT_FILE = 'recovery-point.json'
 export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown.json'
+/** How far compaction has cleaned the log, and when it first kept each segment's tombstones (cleaner-checkpoint.ts). */
+export const CLEANER_CHECKPOINT_FILE = 'cleaner-checkpoint.json'
 /** The partition's incarnations, one per unclean open (epochs.ts). */
 export const EPOCHS_FILE = 'epochs.json'
 /**

@@ -65,7 +65,7 @@ function asideFiles(dir: string): string[] {
 }
 
 describe('compaction', () => {
-  it('property: keeps each key’s latest value, drops old tombstones, never changes an offset or the active segment', async () => {
+  it('property: keeps each key’s latest value, drops tombstones deleteRetentionMs after the clean that kept them, never changes an offset or the active segment', async () => {
     let runs = 0
     const seen = { cleaned: 0, tombstonesRemoved: 0, youngTombstones: 0, emptied: 0 }
     await fc.assert(
@@ -89,33 +89,43 @@ describe('compaction', () => {
 
           const stats = await log.compact({ now, deleteRetentionMs })
 
-          const expected = compacted(written, activeBase, now - deleteRetentionMs)
+          // The first clean keeps every tombstone that is its key's latest, whatever its
+          // producer's timestamp: its clock starts at this clean.
+          const expected = compacted(written, activeBase, -Infinity)
           const records = await readChecked(log, written)
           expect(records.map((r) => r.offset)).toEqual(expected.keptOffsets)
           expect(latestValues(records)).toEqual(expected.values)
           expect(stats.recordsRemoved).toBe(written.length - expected.keptOffsets.length)
+          expect(stats.tombstonesRemoved).toBe(0)
           if (stats.segmentsCleaned > 0) seen.cleaned++
-          if (stats.tombstonesRemoved > 0) seen.tombstonesRemoved++
           if ([...expected.values.values()].includes(null)) seen.youngTombstones++
+          // Nothing more goes until deleteRetentionMs of the cleaner's clock have passed.
+          expect((await log.compact({ now: now + deleteRetentionMs, deleteRetentionMs, minDirtyRatio: 0 })).recordsRemoved).toBe(0)
+          // Then the tombstones of the sealed segments go.
+          const later = await log.compact({ now: now + deleteRetentionMs + 1, deleteRetentionMs })
+          const final = compacted(written, activeBase, Infinity)
+          expect((await readChecked(log, written)).map((r) => r.offset)).toEqual(final.keptOffsets)
+          expect(later.tombstonesRemoved).toBe(expected.keptOffsets.length - final.keptOffsets.length)
+          if (later.tombstonesRemoved > 0) seen.tombstonesRemoved++
           if (log.segmentList.some((s) => s.sizeBytes === 0)) seen.emptied++
           expect(activeFile(log).equals(activeBefore), 'the active segment is byte-identical').toBe(true)
           expect(log.segmentList.map((s) => s.baseOffset)).toEqual(bases)
           expect(log.startOffset).toBe(0)
           expect(log.endOffset).toBe(end)
           expect(asideFiles(dir)).toEqual([])
-          // A second run finds nothing more to do.
-          expect((await log.compact({ now, deleteRetentionMs })).recordsRemoved).toBe(0)
+          // A further run finds nothing more to do.
+          expect((await log.compact({ now: now + deleteRetentionMs + 1, deleteRetentionMs, minDirtyRatio: 0 })).recordsRemoved).toBe(0)
           // Reading from any offset, gaps included, lands on the next record kept.
           for (let from = 0; from < end; from += 3) {
             const { records: got } = await log.read(from, { maxBytes: 1 })
-            const next = expected.keptOffsets.find((o) => o >= from)
+            const next = final.keptOffsets.find((o) => o >= from)
             expect(got[0]?.offset).toBe(next)
           }
           await log.close()
 
           const reopened = await openLog(dir, options)
           expect(reopened.endOffset).toBe(end)
-          expect((await readChecked(reopened, written)).map((r) => r.offset)).toEqual(expected.keptOffsets)
+          expect((await readChecked(reopened, written)).map((r) => r.offset)).toEqual(final.keptOffsets)
           expect((await reopened.append([{ key: Buffer.from('a'), value: Buffer.from('after') }])).baseOffset).toBe(end)
           await reopened.close()
         },
@@ -268,48 +278,54 @@ describe('compaction', () => {
     const activeBase = log.segmentList.at(-1)!.baseOffset
     expect(activeBase).toBeGreaterThan(9)
     const now = T0 + 100_000
-    const snapshots: Array<{ phase: CompactionPhase; base: number; dir: string }> = []
     const logFile = (base: number, inDir: string): Buffer => fs.readFileSync(path.join(inDir, `${String(base).padStart(20, '0')}.log`))
-    const original = new Map(log.segmentList.map((s) => [s.baseOffset, logFile(s.baseOffset, dir)]))
-    await log.compact({
-      now,
-      deleteRetentionMs: 0,
-      onPhase: (phase, base) => {
-        const copy = tempDir()
-        fs.cpSync(dir, copy, { recursive: true })
-        fs.rmSync(path.join(copy, LOCK_FILE), { force: true })
-        snapshots.push({ phase, base, dir: copy })
-      },
-    })
-    const cleaned = new Map(log.segmentList.map((s) => [s.baseOffset, logFile(s.baseOffset, dir)]))
-    await log.close()
-    const expected = compacted(written, activeBase, now)
-    expect(snapshots.length).toBeGreaterThan(10)
-    for (const snapshot of snapshots) {
-      const warnings: string[] = []
-      const reopened = await openLog(snapshot.dir, { ...options, logger: { warn: (message) => void warnings.push(message) } })
-      // Recovery undid a clean that had not committed, and completed one that had.
-      if (snapshot.base >= 0) {
-        const committed = !['cleaned-log-written', 'cleaned-written', 'indexes-to-swap'].includes(snapshot.phase)
-        const expectedFile = (committed ? cleaned : original).get(snapshot.base)!
-        expect(logFile(snapshot.base, snapshot.dir).equals(expectedFile), `${snapshot.phase} ${snapshot.base}`).toBe(true)
+    // The first clean keeps tombstone 9 (its clock starts there); the second, once the
+    // delete retention (0 ms) has passed on the cleaner's clock, drops it.
+    for (const [at, horizon] of [[now, -Infinity], [now + 1, Infinity]] as const) {
+      const snapshots: Array<{ phase: CompactionPhase; base: number; dir: string }> = []
+      const original = new Map(log.segmentList.map((s) => [s.baseOffset, logFile(s.baseOffset, dir)]))
+      await log.compact({
+        now: at,
+        deleteRetentionMs: 0,
+        onPhase: (phase, base) => {
+          const copy = tempDir()
+          fs.cpSync(dir, copy, { recursive: true })
+          fs.rmSync(path.join(copy, LOCK_FILE), { force: true })
+          snapshots.push({ phase, base, dir: copy })
+        },
+      })
+      const cleaned = new Map(log.segmentList.map((s) => [s.baseOffset, logFile(s.baseOffset, dir)]))
+      const expected = compacted(written, activeBase, horizon)
+      expect(snapshots.length).toBeGreaterThan(5)
+      expect(snapshots.at(-1)!.phase).toBe('checkpoint-written')
+      for (const snapshot of snapshots) {
+        const what = `${at - now}: ${snapshot.phase} ${snapshot.base}`
+        const warnings: string[] = []
+        const reopened = await openLog(snapshot.dir, { ...options, logger: { warn: (message) => void warnings.push(message) } })
+        // Recovery undid a clean that had not committed, and completed one that had.
+        if (snapshot.base >= 0) {
+          const committed = !['cleaned-log-written', 'cleaned-written', 'indexes-to-swap'].includes(snapshot.phase)
+          const expectedFile = (committed ? cleaned : original).get(snapshot.base)!
+          expect(logFile(snapshot.base, snapshot.dir).equals(expectedFile), what).toBe(true)
+        }
+        const records = await readChecked(reopened, written)
+        // Each segment's index files match its log (none had to be rebuilt).
+        expect(warnings.filter((w) => /rebuil/.test(w)), what).toEqual([])
+        // Partly compacted: every kept record is there, and no key shows an older value.
+        for (const offset of expected.keptOffsets) expect(records.some((r) => r.offset === offset), `${what}: ${offset}`).toBe(true)
+        const values = latestValues(records)
+        for (const [key, value] of latestValues(written)) {
+          if (expected.values.has(key)) expect(values.get(key), `${what}: ${key}`).toEqual(value)
+          else expect([undefined, null], `${what}: ${key}`).toContain(values.get(key))
+        }
+        expect(asideFiles(snapshot.dir), what).toEqual([])
+        // The rest of the clean runs to the same end.
+        await reopened.compact({ now: at, deleteRetentionMs: 0 })
+        expect((await readChecked(reopened, written)).map((r) => r.offset), what).toEqual(expected.keptOffsets)
+        await reopened.close()
       }
-      const records = await readChecked(reopened, written)
-      // Each segment's index files match its log (none had to be rebuilt).
-      expect(warnings.filter((w) => /rebuil/.test(w)), `${snapshot.phase} ${snapshot.base}`).toEqual([])
-      // Partly compacted: every kept record is there, and no key shows an older value.
-      for (const offset of expected.keptOffsets) expect(records.some((r) => r.offset === offset), `${snapshot.phase}: ${offset}`).toBe(true)
-      const values = latestValues(records)
-      for (const [key, value] of latestValues(written)) {
-        if (expected.values.has(key)) expect(values.get(key), `${snapshot.phase}: ${key}`).toEqual(value)
-        else expect([undefined, null], `${snapshot.phase}: ${key}`).toContain(values.get(key))
-      }
-      expect(asideFiles(snapshot.dir), snapshot.phase).toEqual([])
-      // The rest of the clean runs to the same end.
-      await reopened.compact({ now, deleteRetentionMs: 0 })
-      expect((await readChecked(reopened, written)).map((r) => r.offset), snapshot.phase).toEqual(expected.keptOffsets)
-      await reopened.close()
     }
+    await log.close()
   })
 
   it('rejects bad arguments and read-only logs', async () => {
