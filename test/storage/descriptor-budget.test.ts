@@ -19,7 +19,8 @@ import { readAll } from '../helpers/read-all.js'
  * engine holds through its I/O seam.
  */
 
-const SEGMENTS = 2000
+/** SPOOL_TEST_SEGMENTS=10000 runs the size (about a minute); the suite keeps it short. */
+const SEGMENTS = Number(process.env.SPOOL_TEST_SEGMENTS ?? 2000)
 const RECORDS = SEGMENTS
 const T0 = 1_700_000_000_000
 /** Every one-record batch fills a segment. */
