@@ -94,6 +94,13 @@ export const COMPACTION_KEY_MAP_BYTES = 64 * 1024 * 1024
  */
 export const MAX_OPEN_SEALED_SEGMENTS = 256
 
+/**
+ * Partitions a spool opens or closes at once. Each open is a handful of small reads through
+ * libuv's 4-thread pool; one at a time left three threads idle (a 1,000-partition
+ * directory took over a second to open). More than a few per thread only queues.
+ */
+export const PARTITION_OPEN_CONCURRENCY = 16
+
 // Consumer groups (src/groups/)
 
 /**

@@ -1,5 +1,7 @@
 import path from 'node:path'
 import { SpoolError, invalidArgument, ioError } from '../errors.js'
+import { mapBounded } from '../concurrency/bounded.js'
+import { PARTITION_OPEN_CONCURRENCY } from '../limits.js'
 import { fsyncDirectory } from '../storage/atomic-file.js'
 import type { StorageIO } from '../storage/io.js'
 import type { Logger } from '../storage/logger.js'
@@ -114,9 +116,9 @@ export class Topics {
 
   private async openLogs(entry: TopicEntry, from: number): Promise<PartitionLog[]> {
     const { config } = entry
-    const logs: PartitionLog[] = []
     const identity: TopicIdentity = { topicId: entry.topicId, createdAt: entry.createdAt }
-    for (let p = from; p < config.partitions; p++) {
+    const partitions = Array.from({ length: config.partitions - from }, (_, i) => from + i)
+    const openOne = async (p: number): Promise<PartitionLog> => {
       const log = await PartitionLog.open(partitionDir(this.options.dataDir, entry.name, p), {
         flush: config.flush,
         segmentBytes: config.segmentBytes,
@@ -129,8 +131,12 @@ export class Topics {
         clock: this.options.clock,
       })
       identityOfLog.set(log, identity)
-      logs.push(log)
+      return log
     }
+    const closeAll = async (opened: PartitionLog[]): Promise<void> => {
+      for (const log of opened) await log.close().catch(() => undefined)
+    }
+    const logs = await mapBounded(partitions, PARTITION_OPEN_CONCURRENCY, openOne, closeAll)
     // The partition directories' entries, made now or by a run that crashed before this
     // fsync, must survive a power cut as the catalog naming them does: one fsync for all.
     if (!this.options.readOnly && logs.length > 0) await fsyncDirectory(this.options.io, this.options.dataDir)
@@ -401,9 +407,8 @@ export class Topics {
     this.closed = true
     await this.changing
     const errors: unknown[] = []
-    for (const topic of this.topics.values()) {
-      for (const log of topic.logs) await log.close().catch((error: unknown) => errors.push(error))
-    }
+    const logs = [...this.topics.values()].flatMap((topic) => topic.logs)
+    await mapBounded(logs, PARTITION_OPEN_CONCURRENCY, (log) => log.close().catch((error: unknown) => void errors.push(error)))
     this.topics.clear()
     if (errors.length > 0) throw errors[0]
   }
