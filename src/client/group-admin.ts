@@ -75,7 +75,7 @@ export class GroupAdmin {
       if (!this.topics.has(topic)) continue
       for (let partition = 0; partition < this.topics.partitionCount(topic); partition++) {
         const key = tpKey({ topic, partition })
-        const log = this.topics.log(topic, partition)
+        const log = await this.topics.logOf(topic, partition)
         const committedOffset = offsets.get(key) ?? null
         const lag = await partitionLag(topic, partition, log, committedOffset ?? log.startOffset, now)
         partitions.push({ ...lag, committedOffset, owner: owners.get(key) ?? null })
@@ -104,7 +104,7 @@ export class GroupAdmin {
     const plan: ResetPlanEntry[] = []
     for (const topic of chosen) {
       for (let partition = 0; partition < this.topics.partitionCount(topic); partition++) {
-        const log = this.topics.log(topic, partition)
+        const log = await this.topics.logOf(topic, partition)
         const from = offsets.get(tpKey({ topic, partition })) ?? null
         const to = await this.targetOffset(target, log, from)
         plan.push({ topic, partition, from, to: Math.min(Math.max(to, log.startOffset), log.endOffset) })
@@ -119,7 +119,7 @@ export class GroupAdmin {
     return new Map(own.map((c) => [tpKey(c), c.offset]))
   }
 
-  private async targetOffset(target: ResetTarget, log: ReturnType<Topics['log']>, from: number | null): Promise<number> {
+  private async targetOffset(target: ResetTarget, log: Awaited<ReturnType<Topics['logOf']>>, from: number | null): Promise<number> {
     switch (target.to) {
       case 'earliest':
         return log.startOffset

@@ -85,6 +85,8 @@ export class Producer {
   private readonly byTopic = new Map<string, TopicBatches>()
   /** Batches handed to their log and not yet settled: what flush() waits for. */
   private readonly inFlight = new Set<Promise<void>>()
+  /** Per topic, the last send waiting for the topic's first open (see whenOpen). */
+  private readonly opening = new Map<string, Promise<void>>()
   private readonly lingerMs: number
   private readonly maxBatchBytes: number
   private closed = false
@@ -99,19 +101,52 @@ export class Producer {
 
   /** Resolves with where the record was stored, once it is durable under the topic's flush policy. */
   send(record: ProducerRecord): Promise<RecordMetadata> {
-    try {
-      return this.enqueue(this.prepare(record, 'record'))
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return this.whenOpen([record], () => this.enqueue(this.prepare(record, 'record')))
   }
 
   /** Sends several records; if any is invalid or too large, none of them is written. */
   sendBatch(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
-    try {
-      if (!Array.isArray(records)) throw invalidArgument('records', 'must be an array')
+    if (!Array.isArray(records)) return Promise.reject(invalidArgument('records', 'must be an array'))
+    return this.whenOpen(records, () => {
       const prepared = records.map((record, i) => this.prepare(record, `records[${i}]`))
       return Promise.all(prepared.map((p) => this.enqueue(p)))
+    })
+  }
+
+  /**
+   * Runs `send` at once when every topic it names is open, or after their first open
+   * otherwise (a spool opens a topic's partitions on first use). Sends to a topic whose
+   * open is under way queue behind it in call order, so that per-partition order is the
+   * order of the calls even across the first open.
+   */
+  private whenOpen<T>(records: readonly ProducerRecord[], send: () => Promise<T>): Promise<T> {
+    try {
+      const topics = [...new Set(records.map((record) => (record as { topic?: unknown } | null)?.topic).filter((t): t is string => typeof t === 'string'))]
+      const waits = topics.filter((topic) => this.opening.has(topic) || (this.topics.has(topic) && !this.topics.isOpen(topic)))
+      if (waits.length === 0) return send()
+      const ready = Promise.all(waits.map((topic) => this.opening.get(topic) ?? this.topics.ensureOpen(topic)))
+      // The next send may go once this one is placed in its batch (send places it before it
+      // returns), not once it is durable: sends made together still share a batch.
+      let placed!: () => void
+      const queued = new Promise<void>((resolve) => (placed = resolve))
+      const sent = ready.then(
+        () => {
+          try {
+            return send()
+          } finally {
+            placed()
+          }
+        },
+        (error: unknown) => {
+          placed()
+          throw error
+        },
+      )
+      for (const topic of waits) this.opening.set(topic, queued)
+      void queued.then(() => {
+        for (const topic of waits) if (this.opening.get(topic) === queued) this.opening.delete(topic)
+      })
+      return sent
     } catch (error) {
       return Promise.reject(error)
     }

@@ -39,7 +39,7 @@ export async function readLabelled(log: PartitionLog, fromOffset: number, option
 }
 
 function partitionOf(topics: Topics, topic: string, options: ReadStreamOptions): number {
-  if (options.partition !== undefined) return options.partition // topics.log() checks it
+  if (options.partition !== undefined) return options.partition // topics.logOf() checks it
   const count = topics.partitionCount(topic)
   if (count > 1) throw invalidArgument('partition', `is required: topic "${topic}" has ${count} partitions`)
   return 0
@@ -62,7 +62,7 @@ async function startOffset(log: PartitionLog, options: ReadStreamOptions): Promi
 export async function* readTopic(topics: Topics, topic: string, options: ReadStreamOptions = {}): AsyncGenerator<ConsumedRecord> {
   if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'must be an object')
   const partition = partitionOf(topics, topic, options)
-  const log = topics.log(topic, partition)
+  const log = await topics.logOf(topic, partition)
   const last = options.toOffset === undefined ? Infinity : nonNegativeInteger('toOffset', options.toOffset)
   const readOptions = options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }
   let offset = await startOffset(log, options)

@@ -178,7 +178,7 @@ export class Spool {
   offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<number | null> {
     try {
       this.checkOpen()
-      return this.topics.log(topic, partition).offsetForTimestamp(timestamp)
+      return this.topics.logOf(topic, partition).then((log) => log.offsetForTimestamp(timestamp))
     } catch (error) {
       return Promise.reject(error)
     }

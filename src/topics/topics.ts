@@ -81,7 +81,10 @@ export function topicIdentityOf(log: PartitionLog): TopicIdentity | undefined {
 
 interface OpenTopic {
   entry: TopicEntry
-  logs: PartitionLog[]
+  /** Its partitions' logs once opened (on its first use: see logsOf), else null. */
+  logs: PartitionLog[] | null
+  /** The open in progress, shared by every caller that needs the logs meanwhile. */
+  opening: Promise<PartitionLog[]> | null
 }
 
 /**
@@ -105,7 +108,8 @@ export class Topics {
     const entries = await readCatalog(options.io, options.dataDir)
     try {
       const names = options.readOnly ? [] : await topics.finishDeletes(entries)
-      for (const entry of entries) topics.topics.set(entry.name, { entry, logs: await topics.openLogs(entry, 0) })
+      // Partitions are opened on their topic's first use: an open costs what it uses.
+      for (const entry of entries) topics.topics.set(entry.name, { entry, logs: null, opening: null })
       topics.reportUnknown(names)
     } catch (error) {
       await topics.close().catch(() => undefined)
@@ -257,11 +261,45 @@ export class Topics {
     })
   }
 
-  /** A topic's configuration and partition logs, for the producer's hot path (one lookup a send). */
+  /**
+   * A topic's configuration and partition logs, for the producer's hot path (one lookup a
+   * send). The topic must have been opened (isOpen, ensureOpen).
+   */
   open(name: string): { readonly config: TopicConfig; readonly logs: readonly PartitionLog[] } {
     this.checkOpen()
     const topic = this.get(name)
-    return { config: topic.entry.config, logs: topic.logs }
+    return { config: topic.entry.config, logs: this.openedLogs(topic) }
+  }
+
+  /** Whether the topic's partitions are open (a send to it can be prepared at once). */
+  isOpen(name: string): boolean {
+    this.checkOpen()
+    return this.get(name).logs !== null
+  }
+
+  /** Opens the topic's partitions if they are not yet (UNKNOWN_TOPIC if there is no such topic). */
+  async ensureOpen(name: string): Promise<void> {
+    this.checkOpen()
+    await this.logsOf(this.get(name))
+  }
+
+  /**
+   * A topic's partition logs, opened on its first use (recovering them if the last run
+   * crashed): a spool's open then costs what it uses, not what the directory holds.
+   */
+  private logsOf(topic: OpenTopic): Promise<PartitionLog[]> {
+    if (topic.logs !== null) return Promise.resolve(topic.logs)
+    topic.opening ??= this.openLogs(topic.entry, 0)
+      .then((logs) => (topic.logs = logs))
+      .finally(() => {
+        topic.opening = null
+      })
+    return topic.opening
+  }
+
+  private openedLogs(topic: OpenTopic): PartitionLog[] {
+    if (topic.logs === null) throw new Error(`topic "${topic.entry.name}" is used before its partitions were opened`)
+    return topic.logs
   }
 
   create(name: string, options: unknown): Promise<TopicDescription> {
@@ -276,7 +314,7 @@ export class Topics {
       await this.checkNoDirectories(name, 0, config.partitions)
       const entry: TopicEntry = { name, topicId: newTopicId(), config, createdAt: this.options.clock() }
       await writeCatalog(this.options.io, this.options.dataDir, [...this.entries(), entry])
-      this.topics.set(name, { entry, logs: await this.openLogs(entry, 0) })
+      this.topics.set(name, { entry, logs: await this.openLogs(entry, 0), opening: null })
       return this.describeOpen(name)
     })
   }
@@ -286,11 +324,17 @@ export class Topics {
       const { io, dataDir } = this.options
       const topic = this.get(name)
       this.topics.delete(name)
-      for (const log of topic.logs) await log.close()
+      const logs = topic.logs ?? (await topic.opening?.catch(() => [])) ?? []
+      for (const log of logs) await log.close()
       // The intent, durable before the catalog commits it (see finishDeletes): a crash
-      // in between puts the directories back, one after it finishes the delete.
-      const marked = topic.logs.map((_, p) => deletedPartitionDir(dataDir, name, p, topic.entry.topicId))
-      for (const [p, to] of marked.entries()) await this.fsCall('marking for deletion', to, () => io.rename(partitionDir(dataDir, name, p), to))
+      // in between puts the directories back, one after it finishes the delete. A
+      // partition never opened may have no directory yet.
+      const present = new Set(await this.readDataDir())
+      const partitions = Array.from({ length: topic.entry.config.partitions }, (_, p) => p).filter((p) =>
+        present.has(path.basename(partitionDir(dataDir, name, p))),
+      )
+      const marked = partitions.map((p) => deletedPartitionDir(dataDir, name, p, topic.entry.topicId))
+      for (const [i, to] of marked.entries()) await this.fsCall('marking for deletion', to, () => io.rename(partitionDir(dataDir, name, partitions[i]!), to))
       await fsyncDirectory(io, dataDir)
       await writeCatalog(io, dataDir, this.entries())
       for (const dir of marked) await this.fsCall('removing', dir, () => io.removeTree(dir))
@@ -308,7 +352,9 @@ export class Topics {
       const entry: TopicEntry = { ...topic.entry, config: { ...topic.entry.config, partitions: total } }
       await writeCatalog(this.options.io, this.options.dataDir, this.entries().map((e) => (e.name === name ? entry : e)))
       topic.entry = entry
-      topic.logs.push(...(await this.openLogs(entry, current)))
+      // An opened topic opens its new partitions now; an unopened one opens them all on first use.
+      const opened = topic.logs ?? (await topic.opening?.catch(() => null)) ?? null
+      if (opened !== null) opened.push(...(await this.openLogs(entry, current)))
       return this.describeOpen(name)
     })
   }
@@ -332,21 +378,32 @@ export class Topics {
 
   partitionCount(name: string): number {
     this.checkOpen()
-    return this.get(name).logs.length
+    return this.get(name).entry.config.partitions
   }
 
-  /** The log of one partition; UNKNOWN_TOPIC or UNKNOWN_PARTITION when there is none. */
+  /** The log of one partition, opening its topic first if need be; UNKNOWN_TOPIC or UNKNOWN_PARTITION when there is none. */
+  async logOf(name: string, partition: number): Promise<PartitionLog> {
+    this.checkOpen()
+    this.checkPartition(name, partition)
+    await this.ensureOpen(name)
+    return this.log(name, partition)
+  }
+
+  /** The same, for a topic known to be open (see isOpen). */
   log(name: string, partition: number): PartitionLog {
     this.checkOpen()
-    const topic = this.get(name)
+    this.checkPartition(name, partition)
+    return this.openedLogs(this.get(name))[partition]!
+  }
+
+  private checkPartition(name: string, partition: number): void {
+    const { partitions } = this.get(name).entry.config
     nonNegativeInteger('partition', partition)
-    const log = topic.logs[partition]
-    if (log === undefined) {
-      throw new SpoolError('UNKNOWN_PARTITION', `topic "${name}" has partitions 0..${topic.logs.length - 1}, not ${partition}`, {
+    if (partition >= partitions) {
+      throw new SpoolError('UNKNOWN_PARTITION', `topic "${name}" has partitions 0..${partitions - 1}, not ${partition}`, {
         details: { topic: name, partition },
       })
     }
-    return log
   }
 
   /**
@@ -357,8 +414,18 @@ export class Topics {
     this.checkOpen()
     const report: CleanupReport = { deletedSegments: 0, compactedSegments: 0, failures: 0 }
     if (this.options.readOnly) return report
-    for (const { entry, logs } of [...this.topics.values()]) {
+    for (const topic of [...this.topics.values()]) {
+      const { entry } = topic
       const { config } = entry
+      if (config.cleanup !== 'compact' && config.retentionMs === null && config.retentionBytes === null) continue
+      let logs: PartitionLog[]
+      try {
+        logs = await this.logsOf(topic)
+      } catch (error) {
+        report.failures++
+        this.options.logger.warn(`cleanup of ${entry.name} failed: ${(error as Error).message}`)
+        continue
+      }
       for (const [partition, log] of logs.entries()) {
         try {
           if (config.cleanup === 'compact') {
@@ -389,7 +456,7 @@ export class Topics {
   private async describeOpen(name: string): Promise<TopicDescription> {
     const topic = this.get(name)
     const partitions: PartitionDescription[] = []
-    for (const [partition, log] of topic.logs.entries()) {
+    for (const [partition, log] of (await this.logsOf(topic)).entries()) {
       partitions.push({
         partition,
         startOffset: log.startOffset,
@@ -407,7 +474,9 @@ export class Topics {
     this.closed = true
     await this.changing
     const errors: unknown[] = []
-    const logs = [...this.topics.values()].flatMap((topic) => topic.logs)
+    const topics = [...this.topics.values()]
+    await Promise.all(topics.map((topic) => topic.opening?.catch(() => undefined)))
+    const logs = topics.flatMap((topic) => topic.logs ?? [])
     await mapBounded(logs, PARTITION_OPEN_CONCURRENCY, (log) => log.close().catch((error: unknown) => void errors.push(error)))
     this.topics.clear()
     if (errors.length > 0) throw errors[0]

@@ -178,7 +178,10 @@ describe('spool segments (the built CLI, as a subprocess)', () => {
     const layout = layoutOf(dir)
     const victim = layout.filter((b) => b.segment === 0)[2]!
     damage(dir, victim, 'a bit flip in the batch length')
-    await expectCode(openTestSpool(dataDir), 'CORRUPT_BATCH')
+    // The spool opens (a topic's partitions open on its first use); the damaged partition refuses to.
+    const refusing = await openTestSpool(dataDir)
+    await expectCode(refusing.describeTopic('events'), 'CORRUPT_BATCH')
+    await refusing.close()
     const quarantine = path.join(dir, `${victim.file}.quarantine-${victim.position}`)
 
     const before = hashTree(dataDir)

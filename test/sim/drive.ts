@@ -14,6 +14,8 @@ export interface Loop {
 const QUIET_TURNS = 2
 /** Turns of the loop one drive may take at most, so that a livelock ends as 'hung', not as a stuck test. */
 const MAX_TURNS = 200_000
+/** Turns with nothing in flight and no timer left before a pending promise counts as hung. */
+const IDLE_TURNS_BEFORE_HUNG = 100
 
 const realImmediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
@@ -31,6 +33,7 @@ export async function drive<T>(loop: Loop, promise: Promise<T>, maxMs: number): 
   )
   const deadline = loop.time.now + maxMs
   let quiet = 0
+  let idle = 0
   for (let turn = 0; turn < MAX_TURNS; turn++) {
     await realImmediate()
     if (outcome !== null) return outcome
@@ -40,7 +43,10 @@ export async function drive<T>(loop: Loop, promise: Promise<T>, maxMs: number): 
     }
     if (++quiet < QUIET_TURNS) continue
     quiet = 0
-    if (!loop.time.fireNext(deadline)) break
+    if (loop.time.fireNext(deadline)) idle = 0
+    // No timer left: a step that drives the loop itself (advance) may still be settling
+    // its own turns; only a promise still pending after many idle turns is hung.
+    else if (++idle > IDLE_TURNS_BEFORE_HUNG) break
   }
   return (outcome as Outcome<T> | null) ?? { status: 'hung' }
 }

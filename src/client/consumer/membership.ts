@@ -175,7 +175,7 @@ export class Membership {
     const { options, topics, logger, partitions, fetcher } = this.ctx
     const committed = new Map((await coordinator.fetchOffsets(options.group)).map((c) => [tpKey(c), c]))
     for (const tp of tps) {
-      const log = topics.log(tp.topic, tp.partition)
+      const log = await topics.logOf(tp.topic, tp.partition)
       const stored = committed.get(tpKey(tp))
       const start = startOffset(options, logger, tp, log, stored)
       const owned: OwnedPartition = {
