@@ -264,16 +264,21 @@ const restart: Step = async (world) => {
     if (world.model.faultyTopics.size === 0) throw error
     closed = `restart after a failed close (${codeOf(error)})`
   }
-  try {
+  const reopen = async (): Promise<void> => {
     world.process = await world.reopen()
+    await forgetTailsCutAfterFailedFsync(world.process.spool, world.model)
+  }
+  try {
+    await reopen()
   } catch (error) {
-    // An armed fsync fault may fire in the open itself (its recovery point, its epochs):
-    // the open fails with IO_ERROR, as it should; the fault fires once, so open again.
+    // An armed fsync fault may fire in the reopen (a partition's recovery point or epochs,
+    // written when the faulty partition opens): IO_ERROR, as it should be. A fault fires
+    // once, so the next try goes through: close what opened, and open again.
     if (world.model.faultyTopics.size === 0 || codeOf(error) !== 'IO_ERROR') throw error
     closed += `, an open that met the fsync fault (${codeOf(error)}), open again`
-    world.process = await world.reopen()
+    await world.process.spool.close().catch(() => undefined)
+    await reopen()
   }
-  await forgetTailsCutAfterFailedFsync(world.process.spool, world.model)
   return closed
 }
 
