@@ -101,55 +101,64 @@ export class Producer {
 
   /** Resolves with where the record was stored, once it is durable under the topic's flush policy. */
   send(record: ProducerRecord): Promise<RecordMetadata> {
-    return this.whenOpen([record], () => this.enqueue(this.prepare(record, 'record')))
+    const send = (): Promise<RecordMetadata> => this.enqueue(this.prepare(record, 'record'))
+    const topic = topicOf(record)
+    return settle(() => (this.mustWaitFor(topic) ? this.afterOpen([topic], send) : send()))
   }
 
   /** Sends several records; if any is invalid or too large, none of them is written. */
   sendBatch(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
     if (!Array.isArray(records)) return Promise.reject(invalidArgument('records', 'must be an array'))
-    return this.whenOpen(records, () => {
+    const send = (): Promise<RecordMetadata[]> => {
       const prepared = records.map((record, i) => this.prepare(record, `records[${i}]`))
       return Promise.all(prepared.map((p) => this.enqueue(p)))
+    }
+    return settle(() => {
+      const waits = new Set<string>()
+      for (const record of records) {
+        const topic = topicOf(record)
+        if (this.mustWaitFor(topic)) waits.add(topic)
+      }
+      return waits.size > 0 ? this.afterOpen([...waits], send) : send()
     })
   }
 
   /**
-   * Runs `send` at once when every topic it names is open, or after their first open
-   * otherwise (a spool opens a topic's partitions on first use). Sends to a topic whose
-   * open is under way queue behind it in call order, so that per-partition order is the
-   * order of the calls even across the first open.
+   * Whether a send to `topic` must wait: its partitions are not open yet (a spool opens a
+   * topic's partitions on first use), or earlier sends to it are still waiting — so that
+   * per-partition order is the order of the calls even across the first open. A name
+   * that is not a topic does not wait: prepare() reports it.
    */
-  private whenOpen<T>(records: readonly ProducerRecord[], send: () => Promise<T>): Promise<T> {
-    try {
-      const topics = [...new Set(records.map((record) => (record as { topic?: unknown } | null)?.topic).filter((t): t is string => typeof t === 'string'))]
-      const waits = topics.filter((topic) => this.opening.has(topic) || (this.topics.has(topic) && !this.topics.isOpen(topic)))
-      if (waits.length === 0) return send()
-      const ready = Promise.all(waits.map((topic) => this.opening.get(topic) ?? this.topics.ensureOpen(topic)))
-      // The next send may go once this one is placed in its batch (send places it before it
-      // returns), not once it is durable: sends made together still share a batch.
-      let placed!: () => void
-      const queued = new Promise<void>((resolve) => (placed = resolve))
-      const sent = ready.then(
-        () => {
-          try {
-            return send()
-          } finally {
-            placed()
-          }
-        },
-        (error: unknown) => {
+  private mustWaitFor(topic: unknown): topic is string {
+    if (typeof topic !== 'string') return false
+    return this.opening.has(topic) || (this.topics.has(topic) && !this.topics.isOpen(topic))
+  }
+
+  /** Runs `send` once `topics` are open and the sends queued before it for them are placed. */
+  private afterOpen<T>(topics: readonly string[], send: () => Promise<T>): Promise<T> {
+    const ready = Promise.all(topics.map((topic) => this.opening.get(topic) ?? this.topics.ensureOpen(topic)))
+    // The next send may go once this one is placed in its batch (send places it before it
+    // returns), not once it is durable: sends made together still share a batch.
+    let placed!: () => void
+    const queued = new Promise<void>((resolve) => (placed = resolve))
+    const sent = ready.then(
+      () => {
+        try {
+          return send()
+        } finally {
           placed()
-          throw error
-        },
-      )
-      for (const topic of waits) this.opening.set(topic, queued)
-      void queued.then(() => {
-        for (const topic of waits) if (this.opening.get(topic) === queued) this.opening.delete(topic)
-      })
-      return sent
-    } catch (error) {
-      return Promise.reject(error)
-    }
+        }
+      },
+      (error: unknown) => {
+        placed()
+        throw error
+      },
+    )
+    for (const topic of topics) this.opening.set(topic, queued)
+    void queued.then(() => {
+      for (const topic of topics) if (this.opening.get(topic) === queued) this.opening.delete(topic)
+    })
+    return sent
   }
 
   private prepare(record: ProducerRecord, field: string): Prepared {
@@ -266,5 +275,18 @@ export class Producer {
   async close(): Promise<void> {
     this.closed = true
     await this.flush()
+  }
+}
+
+function topicOf(record: ProducerRecord): unknown {
+  return (record as { topic?: unknown } | null)?.topic
+}
+
+/** `send()`, with a synchronous throw (bad input, a closed spool) turned into a rejection. */
+function settle<T>(send: () => Promise<T>): Promise<T> {
+  try {
+    return send()
+  } catch (error) {
+    return Promise.reject(error)
   }
 }

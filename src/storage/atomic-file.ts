@@ -138,7 +138,11 @@ export async function readJsonFile(io: StorageIO, file: string): Promise<unknown
   } catch (error) {
     throw ioError('reading', file, error)
   }
-  if (contents === null) return null
+  return contents === null ? null : parseJsonOrNull(contents)
+}
+
+/** The JSON value of a small file's contents, or null when they are not JSON. */
+export function parseJsonOrNull(contents: Buffer): unknown {
   try {
     return JSON.parse(contents.toString('utf8')) as unknown
   } catch {

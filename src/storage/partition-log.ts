@@ -132,7 +132,10 @@ export class PartitionLog {
     this.checkpointer = new Checkpointer(ctx, {
       endPosition: () => this.writer.endPosition(),
       syncTo: (position) => this.writer.syncTo(position),
-      segmentAt: (position) => this.segments.all.find((segment) => segment.baseOffset === position.segmentBase),
+      segmentAt: (position) => {
+        const segment = this.segments.holding(position.segmentBase)
+        return segment.baseOffset === position.segmentBase ? segment : undefined
+      },
     }, options.recoveryCheckpointBytes)
     this.reader = new LogReader({
       ctx,

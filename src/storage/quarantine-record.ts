@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { ioError } from '../errors.js'
-import { writeFileAtomic } from './atomic-file.js'
+import { parseJsonOrNull, writeFileAtomic } from './atomic-file.js'
 import type { StorageIO } from './io.js'
 import type { Logger } from './logger.js'
 
@@ -78,18 +78,10 @@ export async function readQuarantineRecord(io: StorageIO, dir: string, logger?: 
     throw ioError('reading', file, error)
   }
   if (contents === null) return []
-  const parsed = parseJson(contents) as { version?: unknown; ranges?: unknown } | null
+  const parsed = parseJsonOrNull(contents) as { version?: unknown; ranges?: unknown } | null
   if (parsed?.version === QUARANTINE_RECORD_VERSION && Array.isArray(parsed.ranges) && parsed.ranges.every(isRange)) return parsed.ranges
   logger?.warn(`${file} cannot be read; the quarantine files beside the segments say what was moved aside`)
   return []
-}
-
-function parseJson(contents: Buffer): unknown {
-  try {
-    return JSON.parse(contents.toString('utf8')) as unknown
-  } catch {
-    return null
-  }
 }
 
 /** Adds `added` to the record, replacing an entry for the same segment and first offset (a repair run again after a crash). */

@@ -172,10 +172,6 @@ async function finishCompaction(ctx: SegmentContext, names: string[]): Promise<v
   await fsyncDirectory(io, dir)
 }
 
-async function openActiveFd(ctx: SegmentContext, segment: Segment): Promise<void> {
-  await segment.openFile(ctx.readOnly ? 'r' : 'r+')
-}
-
 /**
  * When the segmentMs clock of a reopened segment started: as recorded, or else (an older
  * file, or a segment created after the last recovery point) the first batch's timestamp,
@@ -191,7 +187,7 @@ async function rollStartOf(segment: Segment, recorded: LogPosition | null): Prom
 async function openClean(ctx: SegmentContext, segments: Segment[], marker: LogPosition): Promise<OpenedLog | null> {
   const active = segments[segments.length - 1]!
   if (active.baseOffset !== marker.segmentBase) return null
-  await openActiveFd(ctx, active)
+  await active.openFile()
   if (active.sizeBytes !== marker.position) return null
   const problem = await active.loadIndexFiles()
   if (problem !== null) return null
@@ -221,7 +217,7 @@ async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosit
     let expectedOffset = start.nextOffset
     for (let i = startIndex; i < segments.length; i++) {
       const segment = segments[i]!
-      await openActiveFd(ctx, segment)
+      await segment.openFile()
       scanned.push(segment)
       let from = i === startIndex ? start.position : 0
       if (from > 0 && (from > segment.sizeBytes || (await segment.loadIndexFiles()) !== null)) {

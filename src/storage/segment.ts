@@ -132,8 +132,8 @@ export class Segment implements ClosableSegment {
     return this.sealedValue
   }
 
-  /** Opens the `.log` (or, for a copy being written aside, `file`) and learns its size. */
-  async openFile(flags: string, file = this.paths.log): Promise<void> {
+  /** Opens the `.log` (or, for a copy being written aside, `file`), by default for writing unless read-only, and learns its size. */
+  async openFile(flags = this.ctx.readOnly ? 'r' : 'r+', file = this.paths.log): Promise<void> {
     try {
       this.fdValue = await this.ctx.io.open(file, flags)
       this.sizeBytesValue = await this.ctx.io.fstatSize(this.fdValue)
@@ -197,13 +197,8 @@ export class Segment implements ClosableSegment {
 
   private async takeOverEmpty(): Promise<void> {
     const file = this.paths.log
-    let size: number
-    try {
-      this.fdValue = await this.ctx.io.open(file, 'r+')
-      size = await this.ctx.io.fstatSize(this.fd)
-    } catch (error) {
-      throw ioError('opening segment', file, error)
-    }
+    await this.openFile('r+')
+    const size = this.sizeBytes
     if (size === 0) return
     await this.close().catch(() => undefined)
     const exists = Object.assign(new Error(`a segment file holding ${size} bytes is already there`), { code: 'EEXIST' })
@@ -241,13 +236,7 @@ export class Segment implements ClosableSegment {
   }
 
   private async load(): Promise<void> {
-    const { io } = this.ctx
-    try {
-      this.fdValue = await io.open(this.paths.log, 'r')
-      this.sizeBytesValue = await io.fstatSize(this.fd)
-    } catch (error) {
-      throw ioError('opening segment', this.paths.log, error)
-    }
+    await this.openFile('r')
     this.visibleBytesValue = this.sizeBytes
     let problem = await this.loadIndexFiles()
     if (this.sizeBytes === 0 && this.timeIndex.entries.length > 0) {

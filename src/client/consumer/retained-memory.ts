@@ -9,17 +9,21 @@ import { recordBytes } from './prefetch-buffer.js'
  * single-record polls kept one read buffer per record taken, over 130 MiB in all.
  */
 
-/** Every byte buffer a record holds. */
-function* viewsOf(record: ConsumedRecord): Generator<Buffer> {
-  if (record.key !== null) yield record.key
-  if (record.value !== null) yield record.value
-  for (const header of record.headers) if (header.value !== null) yield header.value
+/**
+ * Calls `visit` with every byte buffer a record holds. A callback, not a generator: this
+ * runs for every record read ahead, and a generator object each would be garbage.
+ */
+function forEachView(record: ConsumedRecord, visit: (view: Buffer) => void): void {
+  if (record.key !== null) visit(record.key)
+  if (record.value !== null) visit(record.value)
+  for (const header of record.headers) if (header.value !== null) visit(header.value)
 }
 
 /** The bytes `records` keep alive: each backing ArrayBuffer once, whole. */
 export function retainedBytes(records: readonly ConsumedRecord[]): number {
   const backing = new Set<ArrayBufferLike>()
-  for (const record of records) for (const view of viewsOf(record)) backing.add(view.buffer)
+  const add = (view: Buffer): void => void backing.add(view.buffer)
+  for (const record of records) forEachView(record, add)
   let bytes = 0
   for (const buffer of backing) bytes += buffer.byteLength
   return bytes
@@ -28,7 +32,8 @@ export function retainedBytes(records: readonly ConsumedRecord[]): number {
 /** Copies the bytes of `records` into one buffer of just their size; the records (new objects) view it instead. */
 function copiedOut(records: readonly ConsumedRecord[]): ConsumedRecord[] {
   let size = 0
-  for (const record of records) for (const view of viewsOf(record)) size += view.length
+  const count = (view: Buffer): void => void (size += view.length)
+  for (const record of records) forEachView(record, count)
   // Not from the shared pool: a pooled slab would be kept alive by others' bytes too.
   const into = Buffer.allocUnsafeSlow(size)
   let at = 0
