@@ -2,7 +2,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { runCli } from '../helpers/run-cli.js'
+import { CLI_TEST_TIMEOUT_MS, runCli } from '../helpers/run-cli.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 /** Every file under `dir` with a hash of its bytes (the lock file aside: a writer's, not data). */
@@ -16,7 +16,7 @@ function snapshot(dir: string): Record<string, string> {
   return files
 }
 
-describe('the CLI on bad input: one line, a non-zero exit, the data untouched', () => {
+describe('the CLI on bad input: one line, a non-zero exit, the data untouched', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('unknown topic, unknown group, offset beyond the end, malformed date, not a data directory, a corrupt file', () => {
     const dir = tempDir()
     const cli = (args: string[], input?: string) => runCli(['--data-dir', dir, ...args], input)

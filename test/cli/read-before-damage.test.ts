@@ -2,7 +2,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { damage, layoutOf } from '../fault/damage.js'
 import { openTestSpool } from '../helpers/open-spool.js'
-import { runCli } from '../helpers/run-cli.js'
+import { CLI_TEST_TIMEOUT_MS, runCli } from '../helpers/run-cli.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 /**
@@ -24,7 +24,7 @@ async function writtenDataDir(): Promise<string> {
   return dir
 }
 
-describe('a damaged batch in the middle of a topic (the built CLI)', () => {
+describe('a damaged batch in the middle of a topic (the built CLI)', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('replay and consume print the records before it, then the error naming it', async () => {
     const dataDir = await writtenDataDir()
     const dir = path.join(dataDir, 'events-0')

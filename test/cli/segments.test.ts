@@ -9,7 +9,7 @@ import type { ExpectedRecord, ExpectedSegment } from '../../scripts/golden-expec
 import { asAfterCrash, damage, layoutOf } from '../fault/damage.js'
 import { expectCode } from '../helpers/expect-code.js'
 import { openTestSpool } from '../helpers/open-spool.js'
-import { runCli } from '../helpers/run-cli.js'
+import { CLI_TEST_TIMEOUT_MS, runCli } from '../helpers/run-cli.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const GOLDEN = path.join(import.meta.dirname, '../../segments/golden/v1')
@@ -49,7 +49,7 @@ async function writtenDataDir(): Promise<string> {
   return dir
 }
 
-describe('spool segments (the built CLI, as a subprocess)', () => {
+describe('spool segments (the built CLI, as a subprocess)', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('dump --json --records prints exactly what segments/FORMAT.md and expected.json say the golden segments hold', () => {
     for (const segment of golden.segments) {
       const result = runCli(['--json', 'segments', 'dump', '--records', path.join(GOLDEN, segment.log)])

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { partitionForKey } from '../../src/topics/partitioner.js'
 import { openTestSpool } from '../helpers/open-spool.js'
-import { runCli } from '../helpers/run-cli.js'
+import { CLI_TEST_TIMEOUT_MS, runCli } from '../helpers/run-cli.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 interface Json {
@@ -13,7 +13,7 @@ interface Json {
 const json = (stdout: string): Json => JSON.parse(stdout) as Json
 const lines = (stdout: string): Json[] => stdout.trim().split('\n').filter(Boolean).map(json)
 
-describe('spool topics, produce, consume and replay (the built CLI, as a subprocess)', () => {
+describe('spool topics, produce, consume and replay (the built CLI, as a subprocess)', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('creates, lists, describes, grows and deletes topics, with --json output', () => {
     const dir = tempDir()
     const cli = (...args: string[]): ReturnType<typeof runCli> => runCli(['--data-dir', dir, ...args])
