@@ -25,6 +25,9 @@ export const ERROR_CODES = [
   'GROUP_NOT_EMPTY',
   'GROUP_MAX_SIZE_REACHED',
   'UNKNOWN_GROUP',
+  'PRODUCER_FENCED',
+  'OUT_OF_ORDER_SEQUENCE',
+  'INVALID_TIMESTAMP',
 ] as const
 
 export type SpoolErrorCode = (typeof ERROR_CODES)[number]
