@@ -44,11 +44,21 @@ export const MAX_RECORDS_PER_BATCH = 2 ** 31 - 1
 export const SYNC_TAIL_READ_MAX_BYTES = 64 * 1024
 
 /**
- * Checksums of at least this many bytes go to the SIMD CRC-32 (the optional
- * @node-rs/crc32); shorter ones stay with zlib, whose call costs less than the N-API
- * crossing (measured crossover between 128 and 256 bytes).
+ * Checksums of at least this many bytes go to the SIMD CRC-32 and CRC-32C (the optional
+ * @node-rs/crc32); shorter ones stay with zlib's CRC-32 or the `crc-32` package's
+ * CRC-32C, whose call costs less than the N-API crossing (measured crossover between 128
+ * and 256 bytes for CRC-32; CRC-32C: 0.87 against 0.6 GB/s at 100 bytes, 1.05 against
+ * 2.3 GB/s at 1,000).
  */
 export const SIMD_CRC32_MIN_BYTES = 512
+
+/**
+ * A compressed batch may decompress to at most this many bytes; past it the batch is
+ * refused as corrupt, so that a crafted batch cannot make a reader allocate without
+ * bound. Eight times the largest batch spool writes uncompressed: room for any batch a
+ * producer compressed from a batch it could have sent plain.
+ */
+export const MAX_DECOMPRESSED_BATCH_BYTES = 8 * DEFAULT_MAX_BATCH_BYTES
 
 /** Reads return at least one whole batch, then stop near this many bytes. */
 export const DEFAULT_READ_MAX_BYTES = 1024 * 1024

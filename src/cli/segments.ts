@@ -3,6 +3,8 @@ import path from 'node:path'
 import { Command } from 'commander'
 import { SpoolError } from '../errors.js'
 import { DEFAULT_MAX_BATCH_BYTES } from '../limits.js'
+import { batchCodec } from '../record/batch-decoder.js'
+import { ATTRIBUTES_LOG_APPEND_TIME } from '../record/batch-format.js'
 import type { StoredRecord } from '../record/types.js'
 import type { FlushPolicy } from '../storage/flush-policy.js'
 import { nodeIO } from '../storage/io.js'
@@ -61,6 +63,12 @@ function batchJson(batch: BatchReport): unknown {
     recordCount: header.recordCount,
     crc: header.crc.toString(16).padStart(8, '0'),
     crcOk: batch.crcOk,
+    format: batch.format,
+    compression: batchCodec(header),
+    timestampType: (header.attributes & ATTRIBUTES_LOG_APPEND_TIME) === 0 ? 'create' : 'logAppend',
+    producerId: header.producerId,
+    producerEpoch: header.producerEpoch,
+    baseSequence: header.baseSequence,
     ok: batch.ok,
     ...(batch.problem === undefined ? {} : { problem: batch.problem }),
     baseTimestamp: header.baseTimestamp,
@@ -78,11 +86,13 @@ function printDump(out: CliStreams, file: string, report: LogReport): void {
     String(b.position),
     String(b.header.sizeBytes),
     String(b.header.recordCount),
-    b.ok ? 'ok' : b.crcOk ? 'BAD offsets' : 'BAD',
+    b.ok ? (b.format === 1 ? 'ok (v1)' : 'ok') : b.crcOk ? 'BAD offsets' : 'BAD',
+    batchCodec(b.header),
+    b.header.producerId < 0 ? '-' : `${b.header.producerId}/${b.header.producerEpoch}/${b.header.baseSequence}`,
     isoTime(b.header.baseTimestamp),
-    isoTime(b.header.maxTimestamp),
+    `${isoTime(b.header.maxTimestamp)}${(b.header.attributes & ATTRIBUTES_LOG_APPEND_TIME) === 0 ? '' : ' (append)'}`,
   ])
-  const headers = ['baseOffset', 'lastOffset', 'position', 'size', 'records', 'crc', 'baseTimestamp', 'maxTimestamp']
+  const headers = ['baseOffset', 'lastOffset', 'position', 'size', 'records', 'crc', 'codec', 'producer/epoch/seq', 'baseTimestamp', 'maxTimestamp']
   const lines = table(headers, rows).split('\n')
   writeLine(out.stdout, lines[0])
   report.batches.forEach((batch, i) => {

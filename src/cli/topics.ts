@@ -16,6 +16,10 @@ interface CreateFlags {
   retentionBytes?: string
   cleanup?: string
   maxRecordBytes?: string
+  compression?: string
+  timestampType?: string
+  timestampBeforeMaxMs?: string
+  timestampAfterMaxMs?: string
 }
 
 function flushOption(value: string | undefined): FlushPolicy | undefined {
@@ -35,8 +39,12 @@ function createOptions(flags: CreateFlags): Partial<TopicConfig> {
   set('retentionMs', integerOption('retention-ms', flags.retentionMs, 1))
   set('retentionBytes', integerOption('retention-bytes', flags.retentionBytes, 1))
   set('maxRecordBytes', integerOption('max-record-bytes', flags.maxRecordBytes, 1))
-  // The engine checks the value and names the field.
+  set('timestampBeforeMaxMs', integerOption('timestamp-before-max-ms', flags.timestampBeforeMaxMs, 0))
+  set('timestampAfterMaxMs', integerOption('timestamp-after-max-ms', flags.timestampAfterMaxMs, 0))
+  // The engine checks these values and names the field.
   if (flags.cleanup !== undefined) options.cleanup = flags.cleanup as TopicConfig['cleanup']
+  if (flags.compression !== undefined) options.compression = flags.compression as TopicConfig['compression']
+  if (flags.timestampType !== undefined) options.timestampType = flags.timestampType as TopicConfig['timestampType']
   return options
 }
 
@@ -54,6 +62,8 @@ function printDescription(out: CliStreams, topic: TopicDescription): void {
     `retentionMs=${config.retentionMs ?? 'forever'}`,
     `retentionBytes=${config.retentionBytes === null ? 'unlimited' : humanBytes(config.retentionBytes)}`,
     `maxRecordBytes=${humanBytes(config.maxRecordBytes)}`,
+    `compression=${config.compression}`,
+    `timestampType=${config.timestampType}`,
   ]
   writeLine(out.stdout, `  ${settings.join('  ')}`)
   const rows = topic.partitions.map((p) => [String(p.partition), String(p.startOffset), String(p.endOffset), String(p.endOffset - p.startOffset), humanBytes(p.bytes), String(p.segments)])
@@ -73,6 +83,10 @@ export function topicsCommand(out: CliStreams, globals: () => GlobalOptions): Co
     .option('--retention-bytes <n>')
     .option('--cleanup <policy>', "'delete' or 'compact'")
     .option('--max-record-bytes <n>')
+    .option('--compression <codec>', "'producer' (default: as each producer asks), 'none', 'gzip', 'snappy', 'lz4' or 'zstd'")
+    .option('--timestamp-type <type>', "'create' (the producer's, default) or 'logAppend' (the append time)")
+    .option('--timestamp-before-max-ms <ms>', 'refuse records stamped further in the past (default: any)')
+    .option('--timestamp-after-max-ms <ms>', 'refuse records stamped further in the future (default: 1 hour)')
     .action(async (name: string, flags: CreateFlags) => {
       const created = await withSpool(globals(), 'write', (spool) => spool.createTopic(name, createOptions(flags)))
       if (globals().json) writeJson(out.stdout, created)

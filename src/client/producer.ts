@@ -2,7 +2,9 @@ import { SpoolError, invalidArgument } from '../errors.js'
 import type { RecordInput } from '../record/types.js'
 import { BATCH_HEADER_BYTES } from '../record/batch-format.js'
 import { DEFAULT_MAX_BATCH_BYTES, HEADER_FRAMING_MAX_BYTES, RECORD_FRAMING_MAX_BYTES } from '../limits.js'
-import type { PartitionLog } from '../storage/partition-log.js'
+import type { AppendResult, PartitionLog } from '../storage/partition-log.js'
+import { type CompressionCodec, parseCompressionCodec } from '../record/compression/index.js'
+import { ProducerSequences } from './producer-sequences.js'
 import { StickyPartitioner, partitionForKey } from '../topics/partitioner.js'
 import type { Topics } from '../topics/topics.js'
 import { type Bytes, type HeadersInput, payloadBytes, toBuffer, toHeaders } from './bytes.js'
@@ -34,6 +36,17 @@ export interface ProducerOptions {
    * not refused whole.
    */
   maxBatchBytes?: number
+  /**
+   * How this producer's batches are compressed on disk: 'none' (default), 'gzip',
+   * 'snappy', 'lz4' or 'zstd'. A topic whose `compression` names a codec uses its own.
+   */
+  compression?: CompressionCodec
+  /**
+   * Default true: batches carry a producer id, epoch and sequence numbers, and a partition
+   * stores a batch sent again (after its acknowledgement was lost) once, answering with its
+   * first offsets — Kafka's enable.idempotence.
+   */
+  idempotent?: boolean
 }
 
 /** Kafka's batch.size is 16 KiB; spool's batches are one write each, so larger ones pay. */
@@ -89,14 +102,27 @@ export class Producer {
   private readonly opening = new Map<string, Promise<void>>()
   private readonly lingerMs: number
   private readonly maxBatchBytes: number
+  private readonly compression: CompressionCodec
+  /** The producer id and per-partition sequences; null when not idempotent. */
+  private readonly sequences: ProducerSequences | null
   private closed = false
 
   constructor(
     private readonly topics: Topics,
     options: ProducerOptions = {},
+    allocateProducerId: () => Promise<number> = () => Promise.reject(new Error('no producer ids here')),
   ) {
     this.lingerMs = nonNegativeInteger('lingerMs', options.lingerMs ?? DEFAULT_LINGER_MS)
     this.maxBatchBytes = Math.min(nonNegativeInteger('maxBatchBytes', options.maxBatchBytes ?? DEFAULT_PRODUCER_MAX_BATCH_BYTES), BATCH_RECORDS_MAX_BYTES)
+    this.compression = options.compression === undefined ? 'none' : parseCompressionCodec(options.compression, 'compression')
+    const idempotent = options.idempotent ?? true
+    if (typeof idempotent !== 'boolean') throw invalidArgument('idempotent', 'must be true or false')
+    this.sequences = idempotent ? new ProducerSequences(allocateProducerId) : null
+  }
+
+  /** This producer's id once it has one (idempotent producers get one before their first write), else null. */
+  get producerId(): number | null {
+    return this.sequences?.producerId ?? null
   }
 
   /** Resolves with where the record was stored, once it is durable under the topic's flush policy. */
@@ -251,7 +277,7 @@ export class Producer {
     owner.open[partition] = undefined
     if (batch.timer !== null) clearTimeout(batch.timer)
     if (batch.keyless) owner.sticky.batchSent(batch.partitions)
-    const written = batch.log.append(batch.records).then(
+    const written = this.append(batch).then(
       ({ baseOffset }) => {
         for (let i = 0; i < resolves.length; i++) resolves[i]!({ topic, partition, offset: baseOffset + i })
       },
@@ -262,6 +288,22 @@ export class Producer {
     this.inFlight.add(written)
     void written.finally(() => this.inFlight.delete(written))
     return written
+  }
+
+  /**
+   * Hands the batch to its log, with the next sequence of its partition when idempotent.
+   * Before the producer has its id (its first writes), batches wait for it in order.
+   */
+  private append(batch: OpenBatch): Promise<AppendResult> {
+    const { sequences, compression } = this
+    if (sequences === null) return batch.log.append(batch.records, { compression })
+    if (sequences.producerId === null) return sequences.ready().then(() => this.append(batch))
+    const producer = sequences.next(batch.topic, batch.partition, batch.records.length)
+    return batch.log.append(batch.records, { compression, producer }).catch((error: unknown) => {
+      // The partition does not have this batch: the ones after it start over at a new epoch.
+      sequences.failed(batch.topic, batch.partition, producer)
+      throw error
+    })
   }
 
   /** Writes every open batch now; resolves when they and every batch written before are durable. */

@@ -3,6 +3,7 @@ import { SpoolError, invalidArgument, ioError } from '../errors.js'
 import { createDirectoryDurably } from '../storage/atomic-file.js'
 import { type DirLock, acquireDirLock } from '../storage/dir-lock.js'
 import { type StorageIO, nodeIO } from '../storage/io.js'
+import { PRODUCER_IDS_FILE, ProducerIdAllocator } from '../storage/producer-ids.js'
 import { type Logger, stderrLogger } from '../storage/logger.js'
 import { DEFAULT_TOPIC_CONFIG, type TopicConfig, resolveTopicConfig } from '../topics/topic-config.js'
 import { type CleanupReport, type TopicDescription, Topics } from '../topics/topics.js'
@@ -69,6 +70,9 @@ export class Spool {
   private cleaning: Promise<CleanupReport> | null = null
   private cleanerTimer: NodeJS.Timeout | null = null
 
+  /** Hands out idempotent producers' ids; opened by the first producer that needs one. */
+  private producerIds: Promise<ProducerIdAllocator> | null = null
+
   private constructor(
     readonly dir: string,
     private readonly topics: Topics,
@@ -78,7 +82,19 @@ export class Spool {
     readonly readOnly: boolean,
     /** Consumer groups: the offset store, opened on first use, and the coordinator. */
     readonly groups: GroupHub,
+    private readonly io: StorageIO,
   ) {}
+
+  private allocateProducerId(): Promise<number> {
+    const opening = (this.producerIds ??= ProducerIdAllocator.open(this.dir, this.io))
+    return opening.then(
+      (allocator) => allocator.allocate(),
+      (error: unknown) => {
+        if (this.producerIds === opening) this.producerIds = null // the next producer tries again
+        throw error
+      },
+    )
+  }
 
   private startCleaner(intervalMs: number): void {
     if (intervalMs === 0) return
@@ -122,7 +138,7 @@ export class Spool {
     try {
       const topics = await Topics.open({ dataDir: dir, defaults, io, logger, clock, readOnly })
       const groups = new GroupHub({ dataDir: dir, topics, clock, logger, readOnly, openDatabase: openGroupDatabase })
-      const spool = new Spool(dir, topics, lock, clock, logger, readOnly, groups)
+      const spool = new Spool(dir, topics, lock, clock, logger, readOnly, groups, io)
       if (!readOnly) spool.startCleaner(cleanerIntervalMs)
       return spool
     } catch (error) {
@@ -193,7 +209,7 @@ export class Spool {
   producer(options: ProducerOptions = {}): Producer {
     this.checkOpen()
     if (this.readOnly) throw invalidArgument('producer', `is not available: ${this.dir} was opened read-only`)
-    const producer = new Producer(this.topics, options)
+    const producer = new Producer(this.topics, options, () => this.allocateProducerId())
     this.producers.add(producer)
     return producer
   }
@@ -277,7 +293,7 @@ function checkLooksLikeSpool(dir: string, entries: readonly string[]): void {
   // Partition directories are made only after the catalog that names them is durable: a
   // folder named like one (`report-2024`) beside no catalog is someone else's. A catalog
   // still aside (a crash during the first topic's creation) is the spool's own.
-  const own = new Set([LOCK_FILE, WRITER_LOCK_DIR, GROUPS_DIR, tempPathOf(CATALOG_FILE)])
+  const own = new Set([LOCK_FILE, WRITER_LOCK_DIR, GROUPS_DIR, tempPathOf(CATALOG_FILE), PRODUCER_IDS_FILE, tempPathOf(PRODUCER_IDS_FILE)])
   const foreign = entries.filter((name) => !own.has(name))
   if (foreign.length === 0) return
   throw invalidArgument(

@@ -1,5 +1,6 @@
 import {
   ATTRIBUTES_COMPRESSION_MASK,
+  ATTRIBUTES_LOG_APPEND_TIME,
   BATCH_HEADER_BYTES,
   BATCH_LOG_OVERHEAD_BYTES,
   BATCH_MAGIC,
@@ -12,10 +13,17 @@ import {
   OFFSET_LAST_OFFSET_DELTA,
   OFFSET_MAGIC,
   OFFSET_MAX_TIMESTAMP,
+  OFFSET_PRODUCER_EPOCH,
+  OFFSET_PRODUCER_ID,
+  OFFSET_BASE_SEQUENCE,
   OFFSET_RECORD_COUNT,
+  type BatchFormat,
 } from './batch-format.js'
+import { CodecError, type CompressionCodec, codecFromId, decompress } from './compression/index.js'
 import { crc32 } from './crc32.js'
+import { crc32c } from './crc32c.js'
 import { readInt64 } from './int64.js'
+import { MAX_DECOMPRESSED_BATCH_BYTES } from '../limits.js'
 import type { RecordHeader, RecordLabel, StoredRecord } from './types.js'
 import { readZigzagVarlong, type VarintRead } from './varint.js'
 
@@ -30,6 +38,9 @@ export interface BatchHeader {
   lastOffsetDelta: number
   baseTimestamp: number
   maxTimestamp: number
+  producerId: number
+  producerEpoch: number
+  baseSequence: number
   recordCount: number
 }
 
@@ -48,6 +59,9 @@ export function readBatchHeader(buf: Buffer, pos: number): BatchHeader {
     lastOffsetDelta: buf.readInt32BE(pos + OFFSET_LAST_OFFSET_DELTA),
     baseTimestamp: readInt64(buf, pos + OFFSET_BASE_TIMESTAMP),
     maxTimestamp: readInt64(buf, pos + OFFSET_MAX_TIMESTAMP),
+    producerId: readInt64(buf, pos + OFFSET_PRODUCER_ID),
+    producerEpoch: buf.readInt16BE(pos + OFFSET_PRODUCER_EPOCH),
+    baseSequence: buf.readInt32BE(pos + OFFSET_BASE_SEQUENCE),
     recordCount: buf.readInt32BE(pos + OFFSET_RECORD_COUNT),
   }
 }
@@ -71,7 +85,9 @@ export function frameProblem(header: BatchHeader, maxBatchBytes: number): string
 export function headerProblem(header: BatchHeader, maxBatchBytes: number): string | null {
   const framing = frameProblem(header, maxBatchBytes)
   if (framing !== null) return framing
-  if ((header.attributes & ATTRIBUTES_COMPRESSION_MASK) !== 0) return 'compressed batches are not supported'
+  if (codecFromId(header.attributes & ATTRIBUTES_COMPRESSION_MASK) === null) {
+    return `compression codec ${header.attributes & ATTRIBUTES_COMPRESSION_MASK} is not one Kafka defines`
+  }
   if (header.recordCount < 1 || header.lastOffsetDelta < header.recordCount - 1) {
     return `record count ${header.recordCount} does not fit last offset delta ${header.lastOffsetDelta}`
   }
@@ -79,12 +95,45 @@ export function headerProblem(header: BatchHeader, maxBatchBytes: number): strin
   return null
 }
 
+/** The checksum a batch written now carries: CRC-32C, as Kafka's. */
 export function computeBatchCrc(buf: Buffer, pos: number, sizeBytes: number): number {
-  return crc32(buf.subarray(pos + CRC_START, pos + sizeBytes))
+  return crc32c(buf.subarray(pos + CRC_START, pos + sizeBytes))
+}
+
+/**
+ * Which format's checksum the batch's CRC field holds: 2 when it is the CRC-32C of the
+ * covered bytes (Kafka's, what spool writes now), 1 when it is their CRC-32 (segments
+ * written before format v2), null when neither: the batch is damaged. Accepting either
+ * lets one random corruption in 2^31, not 2^32, pass unnoticed; the CRC-32 is computed
+ * only when the CRC-32C does not match, so v2 data pays nothing for v1's.
+ */
+export function batchChecksumFormat(buf: Buffer, pos: number, header: BatchHeader): BatchFormat | null {
+  const covered = buf.subarray(pos + CRC_START, pos + header.sizeBytes)
+  if (crc32c(covered) === header.crc) return 2
+  if (crc32(covered) === header.crc) return 1
+  return null
 }
 
 export function batchCrcValid(buf: Buffer, pos: number, header: BatchHeader): boolean {
-  return computeBatchCrc(buf, pos, header.sizeBytes) === header.crc
+  return batchChecksumFormat(buf, pos, header) !== null
+}
+
+/**
+ * The batch at the start of `bytes` with the checksum of the current format: itself when
+ * it has it, else a copy with its CRC-32C (a v1 batch copied into a new segment).
+ */
+export function inCurrentFormat(bytes: Buffer): Buffer {
+  const header = readBatchHeader(bytes, 0)
+  const crc = computeBatchCrc(bytes, 0, header.sizeBytes)
+  if (crc === header.crc) return bytes
+  const copy = Buffer.from(bytes)
+  copy.writeUInt32BE(crc, OFFSET_CRC)
+  return copy
+}
+
+/** The codec the batch's records are compressed with ('none' for most). */
+export function batchCodec(header: BatchHeader): CompressionCodec {
+  return codecFromId(header.attributes & ATTRIBUTES_COMPRESSION_MASK) ?? 'none'
 }
 
 /** Thrown when the records inside a CRC-valid batch do not parse (a crafted file). */
@@ -106,40 +155,72 @@ function readBytesField(buf: Buffer, pos: number, end: number): Buffer | null {
   return buf.subarray(start, start + length)
 }
 
+/** Where a batch's records lie: in the batch itself, or in a buffer they were decompressed into. */
+interface RecordsRegion {
+  buf: Buffer
+  start: number
+  end: number
+}
+
+/**
+ * The records of the batch at `pos`, decompressed when the batch is compressed. A codec
+ * failure (or output past MAX_DECOMPRESSED_BATCH_BYTES) means the batch cannot be read:
+ * CORRUPT_BATCH for the caller, never a crash.
+ */
+export function recordsRegion(buf: Buffer, pos: number, header: BatchHeader): RecordsRegion {
+  const start = pos + BATCH_HEADER_BYTES
+  const end = pos + header.sizeBytes
+  const codec = batchCodec(header)
+  if (codec === 'none') return { buf, start, end }
+  try {
+    const records = decompress(codec, buf.subarray(start, end), MAX_DECOMPRESSED_BATCH_BYTES)
+    return { buf: records, start: 0, end: records.length }
+  } catch (error) {
+    if (error instanceof CodecError) throw new MalformedBatchError(`its ${codec} records do not decompress: ${error.message}`)
+    throw error
+  }
+}
+
 /**
  * Walks the records of the batch at `pos`, giving each one's offset, timestamp and the
- * position just after its offset delta (where the key starts). `visit` returns false to stop.
+ * position (in `region.buf`) just after its offset delta, where the key starts. `visit`
+ * returns false to stop. A batch stamped with its log append time gives every record that
+ * time, as Kafka does.
  */
 function walkRecords(
-  buf: Buffer,
-  pos: number,
+  region: RecordsRegion,
   header: BatchHeader,
   visit: (offset: number, timestamp: number, keyStart: number, recordEnd: number) => boolean,
 ): void {
-  const batchEnd = pos + header.sizeBytes
-  let cursor = pos + BATCH_HEADER_BYTES
+  const { buf, end } = region
+  const logAppendTime = (header.attributes & ATTRIBUTES_LOG_APPEND_TIME) !== 0
+  let cursor = region.start
   for (let i = 0; i < header.recordCount; i++) {
-    const length = readVarint(buf, cursor, batchEnd)
+    const length = readVarint(buf, cursor, end)
     const recordStart = varint.next
     const recordEnd = recordStart + length
-    if (length < 0 || recordEnd > batchEnd) throw new MalformedBatchError(`record ${i} overruns its batch`)
+    if (length < 0 || recordEnd > end) throw new MalformedBatchError(`record ${i} overruns its batch`)
     const timestampDelta = readVarint(buf, recordStart + 1, recordEnd) // +1: the record attributes byte
     const offsetDelta = readVarint(buf, varint.next, recordEnd)
-    if (!visit(header.baseOffset + offsetDelta, header.baseTimestamp + timestampDelta, varint.next, recordEnd)) return
+    const timestamp = logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta
+    if (!visit(header.baseOffset + offsetDelta, timestamp, varint.next, recordEnd)) return
     cursor = recordEnd
   }
 }
 
 /**
  * Appends the records of the batch at `pos` whose offset is at least `fromOffset` to
- * `out`, with key and value as views into `buf` (no copy). The CRC is the caller's check.
+ * `out`, with key and value as views (no copy) into `buf`, or, for a compressed batch,
+ * into the buffer its records were decompressed into. The CRC is the caller's check.
  */
 export function decodeRecords(buf: Buffer, pos: number, header: BatchHeader, fromOffset: number, out: StoredRecord[], label?: RecordLabel): void {
-  walkRecords(buf, pos, header, (offset, timestamp, keyStart, recordEnd) => {
+  const region = recordsRegion(buf, pos, header)
+  const records = region.buf
+  walkRecords(region, header, (offset, timestamp, keyStart, recordEnd) => {
     if (offset < fromOffset) return true
-    const key = readBytesField(buf, keyStart, recordEnd)
-    const value = readBytesField(buf, varint.next, recordEnd)
-    const headers = readHeaders(buf, varint.next, recordEnd)
+    const key = readBytesField(records, keyStart, recordEnd)
+    const value = readBytesField(records, varint.next, recordEnd)
+    const headers = readHeaders(records, varint.next, recordEnd)
     // Labelled records are built whole here: copying each one afterwards to add two fields cost replay a second object per record.
     if (label === undefined) out.push({ offset, timestamp, key, value, headers })
     else out.push({ topic: label.topic, partition: label.partition, offset, timestamp, key, value, headers } as StoredRecord)
@@ -154,7 +235,7 @@ export function forEachRecordTime(
   header: BatchHeader,
   visit: (offset: number, timestamp: number) => boolean,
 ): void {
-  walkRecords(buf, pos, header, visit)
+  walkRecords(recordsRegion(buf, pos, header), header, visit)
 }
 
 /**

@@ -1,4 +1,6 @@
 import {
+  ATTRIBUTES_COMPRESSION_MASK,
+  ATTRIBUTES_LOG_APPEND_TIME,
   BATCH_HEADER_BYTES,
   BATCH_LOG_OVERHEAD_BYTES,
   BATCH_MAGIC,
@@ -19,8 +21,10 @@ import {
   OFFSET_PRODUCER_EPOCH,
   OFFSET_PRODUCER_ID,
   OFFSET_RECORD_COUNT,
+  NO_TIMESTAMP,
 } from './batch-format.js'
-import { crc32 } from './crc32.js'
+import { type CompressionCodec, codecId, compress } from './compression/index.js'
+import { crc32c } from './crc32c.js'
 import { writeInt64 } from './int64.js'
 import type { RecordInput } from './types.js'
 import { MAX_RECORDS_PER_BATCH } from '../limits.js'
@@ -32,6 +36,22 @@ export interface EncodedBatch {
   bytes: Buffer
   recordCount: number
   maxTimestamp: number
+  /** The smallest record timestamp other than NO_TIMESTAMP; NO_TIMESTAMP when every record has none. */
+  minTimestamp: number
+}
+
+/** Who wrote a batch, for idempotence: Kafka's producer id, epoch and base sequence. */
+export interface ProducerIdentity {
+  producerId: number
+  producerEpoch: number
+  baseSequence: number
+}
+
+export const NO_PRODUCER: ProducerIdentity = { producerId: NO_PRODUCER_ID, producerEpoch: NO_PRODUCER_EPOCH, baseSequence: NO_SEQUENCE }
+
+/** A timestamp a record may carry: milliseconds since the epoch, or Kafka's NO_TIMESTAMP (-1). */
+function validTimestamp(timestamp: number): boolean {
+  return Number.isSafeInteger(timestamp) && timestamp >= NO_TIMESTAMP
 }
 
 /** Record body sizes of the batch being encoded; reused so encoding allocates one buffer. */
@@ -124,6 +144,7 @@ export function encodeBatch(
   now: number,
   maxBatchBytes: number,
   allocate: (size: number) => Buffer = Buffer.allocUnsafe,
+  producer: ProducerIdentity = NO_PRODUCER,
 ): EncodedBatch {
   const count = records.length
   if (count === 0) throw invalidArgument('records', 'must hold at least one record')
@@ -131,14 +152,16 @@ export function encodeBatch(
 
   const baseTimestamp = records[0]!.timestamp ?? now
   let maxTimestamp = baseTimestamp
+  let minTimestamp = Number.POSITIVE_INFINITY
   let total = BATCH_HEADER_BYTES
   for (let i = 0; i < count; i++) {
     const record = records[i]!
     const timestamp = record.timestamp ?? now
-    if (record.timestamp !== undefined && (!Number.isSafeInteger(timestamp) || timestamp < 0)) {
-      throw invalidArgument(field(i, 'timestamp'), 'must be a non-negative integer of milliseconds')
+    if (record.timestamp !== undefined && !validTimestamp(timestamp)) {
+      throw invalidArgument(field(i, 'timestamp'), 'must be a non-negative integer of milliseconds, or -1 for none')
     }
     if (timestamp > maxTimestamp) maxTimestamp = timestamp
+    if (timestamp !== NO_TIMESTAMP && timestamp < minTimestamp) minTimestamp = timestamp
     const body = recordBodySize(record, i, timestamp - baseTimestamp, i)
     bodySizes[i] = body
     total += zigzagVarintSize(body) + body
@@ -151,14 +174,48 @@ export function encodeBatch(
   }
 
   const out = allocate(total)
-  writeBatchHeader(out, { baseOffset: 0, lastOffsetDelta: count - 1, count, baseTimestamp, maxTimestamp, total })
+  writeBatchHeader(out, { baseOffset: 0, lastOffsetDelta: count - 1, count, baseTimestamp, maxTimestamp, total, producer })
   let pos = BATCH_HEADER_BYTES
   for (let i = 0; i < count; i++) {
     const record = records[i]!
     pos = writeRecord(out, pos, bodySizes[i]!, record, (record.timestamp ?? now) - baseTimestamp, i)
   }
-  out.writeUInt32BE(crc32(out.subarray(CRC_START)), OFFSET_CRC)
-  return { bytes: out, recordCount: count, maxTimestamp }
+  stampCrc(out)
+  return { bytes: out, recordCount: count, maxTimestamp, minTimestamp: minTimestamp === Number.POSITIVE_INFINITY ? NO_TIMESTAMP : minTimestamp }
+}
+
+/** Computes and writes the batch's checksum: CRC-32C of everything from the attributes on. */
+export function stampCrc(bytes: Buffer): void {
+  bytes.writeUInt32BE(crc32c(bytes.subarray(CRC_START)), OFFSET_CRC)
+}
+
+/**
+ * The batch with its records compressed by `codec` (a new buffer; `batch` is left as it
+ * was, for the caller to release): the header is the same but for the batch length, the
+ * codec bits of the attributes and the CRC. 'none' returns the batch itself.
+ */
+export function compressBatch(batch: EncodedBatch, codec: CompressionCodec): EncodedBatch {
+  if (codec === 'none') return batch
+  const plain = batch.bytes
+  const records = compress(codec, plain.subarray(BATCH_HEADER_BYTES))
+  const out = Buffer.allocUnsafe(BATCH_HEADER_BYTES + records.length)
+  plain.copy(out, 0, 0, BATCH_HEADER_BYTES)
+  records.copy(out, BATCH_HEADER_BYTES)
+  out.writeInt32BE(out.length - BATCH_LOG_OVERHEAD_BYTES, OFFSET_BATCH_LENGTH)
+  out.writeInt16BE((out.readInt16BE(OFFSET_ATTRIBUTES) & ~ATTRIBUTES_COMPRESSION_MASK) | codecId(codec), OFFSET_ATTRIBUTES)
+  stampCrc(out)
+  return { ...batch, bytes: out }
+}
+
+/**
+ * Stamps a batch with the time the log appended it (Kafka's LogAppendTime): the
+ * timestamp-type bit of the attributes, and that time as the batch's max timestamp, which
+ * readers then give every record. Both lie inside the CRC, so it is computed again.
+ */
+export function stampLogAppendTime(bytes: Buffer, now: number): void {
+  bytes.writeInt16BE(bytes.readInt16BE(OFFSET_ATTRIBUTES) | ATTRIBUTES_LOG_APPEND_TIME, OFFSET_ATTRIBUTES)
+  writeInt64(bytes, OFFSET_MAX_TIMESTAMP, now)
+  stampCrc(bytes)
 }
 
 /** A record with the offset and timestamp it already has: what compaction re-encodes. */
@@ -179,6 +236,7 @@ export function encodeBatchAt(
   lastOffset: number,
   records: readonly PlacedRecord[],
   maxBatchBytes: number,
+  producer: ProducerIdentity = NO_PRODUCER,
 ): EncodedBatch {
   const count = records.length
   if (count === 0) throw invalidArgument('records', 'must hold at least one record')
@@ -189,11 +247,13 @@ export function encodeBatchAt(
   if (bodySizes.length < count) bodySizes = new Int32Array(Math.max(count, bodySizes.length * 2))
   const baseTimestamp = records[0]!.timestamp
   let maxTimestamp = baseTimestamp
+  let minTimestamp = Number.POSITIVE_INFINITY
   let previousOffset = baseOffset - 1
   let total = BATCH_HEADER_BYTES
   for (let i = 0; i < count; i++) {
     const record = records[i]!
-    if (!Number.isSafeInteger(record.timestamp)) throw invalidArgument(field(i, 'timestamp'), 'must be an integer of milliseconds')
+    if (!validTimestamp(record.timestamp)) throw invalidArgument(field(i, 'timestamp'), 'must be an integer of milliseconds, or -1 for none')
+    if (record.timestamp !== NO_TIMESTAMP && record.timestamp < minTimestamp) minTimestamp = record.timestamp
     if (!Number.isSafeInteger(record.offset) || record.offset <= previousOffset || record.offset > lastOffset) {
       throw invalidArgument(field(i, 'offset'), `must increase and lie in [${baseOffset}, ${lastOffset}]`)
     }
@@ -208,14 +268,14 @@ export function encodeBatchAt(
   }
 
   const out = Buffer.allocUnsafe(total)
-  writeBatchHeader(out, { baseOffset, lastOffsetDelta: lastOffset - baseOffset, count, baseTimestamp, maxTimestamp, total })
+  writeBatchHeader(out, { baseOffset, lastOffsetDelta: lastOffset - baseOffset, count, baseTimestamp, maxTimestamp, total, producer })
   let pos = BATCH_HEADER_BYTES
   for (let i = 0; i < count; i++) {
     const record = records[i]!
     pos = writeRecord(out, pos, bodySizes[i]!, record, record.timestamp - baseTimestamp, record.offset - baseOffset)
   }
-  out.writeUInt32BE(crc32(out.subarray(CRC_START)), OFFSET_CRC)
-  return { bytes: out, recordCount: count, maxTimestamp }
+  stampCrc(out)
+  return { bytes: out, recordCount: count, maxTimestamp, minTimestamp: minTimestamp === Number.POSITIVE_INFINITY ? NO_TIMESTAMP : minTimestamp }
 }
 
 interface BatchHeaderFields {
@@ -226,6 +286,7 @@ interface BatchHeaderFields {
   maxTimestamp: number
   /** Whole batch size in bytes. */
   total: number
+  producer: ProducerIdentity
 }
 
 function writeBatchHeader(out: Buffer, h: BatchHeaderFields): void {
@@ -237,9 +298,9 @@ function writeBatchHeader(out: Buffer, h: BatchHeaderFields): void {
   out.writeInt32BE(h.lastOffsetDelta, OFFSET_LAST_OFFSET_DELTA)
   writeInt64(out, OFFSET_BASE_TIMESTAMP, h.baseTimestamp)
   writeInt64(out, OFFSET_MAX_TIMESTAMP, h.maxTimestamp)
-  writeInt64(out, OFFSET_PRODUCER_ID, NO_PRODUCER_ID)
-  out.writeInt16BE(NO_PRODUCER_EPOCH, OFFSET_PRODUCER_EPOCH)
-  out.writeInt32BE(NO_SEQUENCE, OFFSET_BASE_SEQUENCE)
+  writeInt64(out, OFFSET_PRODUCER_ID, h.producer.producerId)
+  out.writeInt16BE(h.producer.producerEpoch, OFFSET_PRODUCER_EPOCH)
+  out.writeInt32BE(h.producer.baseSequence, OFFSET_BASE_SEQUENCE)
   out.writeInt32BE(h.count, OFFSET_RECORD_COUNT)
 }
 

@@ -1,7 +1,7 @@
 import { ioError, isSpoolError } from '../errors.js'
 import { SCAN_CHUNK_BYTES } from '../limits.js'
-import { MalformedBatchError, decodeRecords, lastOffsetOf } from '../record/batch-decoder.js'
-import { type EncodedBatch, encodeBatchAt } from '../record/batch-encoder.js'
+import { MalformedBatchError, batchCodec, decodeRecords, inCurrentFormat, lastOffsetOf } from '../record/batch-decoder.js'
+import { type EncodedBatch, compressBatch, encodeBatchAt } from '../record/batch-encoder.js'
 import type { StoredRecord } from '../record/types.js'
 import { fsyncDirectory, writeFileDurable, writeFully } from './atomic-file.js'
 import { isMissing } from './io.js'
@@ -331,7 +331,9 @@ export async function writeCleanedSegment(
         let reencoded: EncodedBatch | null = null
         if (kept.length > 0 && kept.length < records.length) {
           try {
-            reencoded = encodeBatchAt(header.baseOffset, lastOffset, kept, ctx.maxBatchBytes)
+            // The batch keeps its producer (so idempotence still recognises it) and its codec, as Kafka's cleaner does.
+            const plain = encodeBatchAt(header.baseOffset, lastOffset, kept, ctx.maxBatchBytes, header)
+            reencoded = compressBatch(plain, batchCodec(header))
           } catch (error) {
             // Re-encoding can in theory grow a batch (a new base timestamp, longer deltas):
             // keeping it whole is always correct, it only keeps more.
@@ -344,7 +346,8 @@ export async function writeCleanedSegment(
         recordsRemoved += records.length - kept.length
         tombstonesRemoved += expired
         if (kept.length === 0) continue // the batch disappears: a gap
-        const bytes = reencoded === null ? buf.subarray(at, at + header.sizeBytes) : reencoded.bytes
+        // A cleaned segment is a new file, so it is written in the current format: a v1 batch kept whole gets its CRC-32C.
+        const bytes = reencoded === null ? inCurrentFormat(buf.subarray(at, at + header.sizeBytes)) : reencoded.bytes
         const maxTimestamp = reencoded === null ? header.maxTimestamp : reencoded.maxTimestamp
         await place(bytes, { baseOffset: header.baseOffset, lastOffset, maxTimestamp, sizeBytes: bytes.length })
       }

@@ -1,6 +1,6 @@
 import { SpoolError, invalidArgument, isSpoolError } from '../errors.js'
 import { DEFAULT_READ_MAX_BYTES, SCAN_CHUNK_BYTES } from '../limits.js'
-import { MalformedBatchError, decodeRecords, forEachRecordTime, lastOffsetOf } from '../record/batch-decoder.js'
+import { type BatchHeader, MalformedBatchError, decodeRecords, forEachRecordTime, lastOffsetOf } from '../record/batch-decoder.js'
 import type { RecordLabel, StoredRecord } from '../record/types.js'
 import { integerIn, nonNegativeInteger } from '../validate.js'
 import type { QuarantineGaps } from './quarantine-record.js'
@@ -174,6 +174,32 @@ export class LogReader {
         ctx.logger.warn(`${segment.paths.index}: ${error.message}; rebuilding`)
         if (segment === segments.active && !ctx.readOnly) await this.view.rebuildActive(() => segment.rebuildIndexes(limit))
         else await segment.rebuildIndexes(limit)
+      }
+    }
+  }
+
+  /**
+   * Visits the header of every batch that ends at or after `offset`, up to the high
+   * watermark, in order: what rebuilding the producers' state reads. Headers only: no
+   * record is decoded.
+   */
+  async forEachBatchHeader(offset: number, visit: (header: BatchHeader) => void): Promise<void> {
+    const { segments } = this.view
+    let next = Math.max(offset, segments.first.baseOffset)
+    while (next < this.view.highWatermark()) {
+      const segment = segments.holding(next)
+      const more = await this.scanSegment(segment, next, SCAN_CHUNK_BYTES, ({ header }) => {
+        const last = lastOffsetOf(header)
+        if (last >= next) {
+          visit(header)
+          next = last + 1
+        }
+        return 'take'
+      })
+      if (!more) {
+        const following = segments.after(segment.baseOffset)
+        if (following === undefined) return
+        next = Math.max(next, following.baseOffset)
       }
     }
   }

@@ -1,13 +1,28 @@
 import { SpoolError, ioError } from '../errors.js'
 import { MAX_SEGMENT_OFFSET_SPAN } from '../limits.js'
 import { BatchArena } from '../record/batch-arena.js'
-import { type EncodedBatch, encodeBatch, setBatchBaseOffset, setBatchLeaderEpoch } from '../record/batch-encoder.js'
+import { batchChecksumFormat, readBatchHeader } from '../record/batch-decoder.js'
+import {
+  type EncodedBatch,
+  NO_PRODUCER,
+  type ProducerIdentity,
+  compressBatch,
+  encodeBatch,
+  setBatchBaseOffset,
+  setBatchLeaderEpoch,
+  stampLogAppendTime,
+} from '../record/batch-encoder.js'
+import { BATCH_HEADER_BYTES } from '../record/batch-format.js'
+import type { CompressionCodec } from '../record/compression/index.js'
 import type { RecordInput } from '../record/types.js'
 import { Serial } from '../concurrency/serial.js'
 import { fsyncDirectory, writeFullySync } from './atomic-file.js'
 import { FileSync } from './file-sync.js'
 import type { FlushPolicy } from './flush-policy.js'
+import type { Idempotence } from './idempotence.js'
 import type { LogPosition } from './log-files.js'
+import type { ProducerBatch, SequenceVerdict } from './producer-sequence.js'
+import { type TimestampPolicy, checkTimestamps } from './timestamp-policy.js'
 import { Segment, type SegmentContext } from './segment.js'
 import type { SegmentList } from './segment-list.js'
 
@@ -41,6 +56,14 @@ export interface WriterOptions {
   clock: () => number
   /** The log incarnation stamped on every batch written (epochs.ts). */
   epoch: number
+  timestamps: TimestampPolicy
+}
+
+export interface AppendOptions {
+  /** An idempotent producer's id, epoch and base sequence: a batch it sends again is not stored twice. */
+  producer?: ProducerIdentity
+  /** How the batch's records are compressed on disk. Default 'none'. */
+  compression?: CompressionCodec
 }
 
 export interface AppendResult {
@@ -62,6 +85,8 @@ export interface WriterEvents {
 
 interface PendingAppend {
   batch: EncodedBatch
+  /** Its producer, when idempotent: the batch is checked against the producers' state. */
+  producer: ProducerBatch | null
   resolve: (result: AppendResult) => void
   reject: (error: unknown) => void
 }
@@ -89,6 +114,7 @@ export class LogWriter {
     private readonly events: WriterEvents,
     /** Whether the active segment is known to be on disk whole (a clean shutdown synced it). */
     durableAtOpen: boolean,
+    private readonly idempotence: Idempotence,
   ) {
     this.nextOffsetValue = end.nextOffset
     this.highWatermarkValue = end.nextOffset
@@ -122,10 +148,20 @@ export class LogWriter {
     }
   }
 
-  append(records: readonly RecordInput[]): Promise<AppendResult> {
-    const batch = encodeBatch(records, this.options.clock(), this.options.maxBatchBytes, this.allocateBatch)
+  append(records: readonly RecordInput[], options: AppendOptions = {}): Promise<AppendResult> {
+    const now = this.options.clock()
+    const identity = options.producer ?? NO_PRODUCER
+    const plain = encodeBatch(records, now, this.options.maxBatchBytes, this.allocateBatch, identity)
+    let batch = plain
+    try {
+      checkTimestamps(this.options.timestamps, plain, now)
+      batch = compressBatch(plain, options.compression ?? 'none')
+    } finally {
+      if (batch !== plain) this.arena?.release(plain.bytes)
+    }
+    const producer = identity.producerId < 0 ? null : producerBatch(identity, batch)
     return new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({ batch, resolve, reject })
+      this.queue.push({ batch, producer, resolve, reject })
       this.startLoop()
     })
   }
@@ -224,6 +260,12 @@ export class LogWriter {
         return rejectAll(requests, error)
       }
       this.wroteOnce = true
+      try {
+        // A segment is written in one format: one written before format v2 is not appended to.
+        if (await this.activeIsOlderFormat()) await this.roll()
+      } catch (error) {
+        return rejectAll(requests, error)
+      }
     }
     let i = 0
     while (i < requests.length) {
@@ -256,26 +298,74 @@ export class LogWriter {
     )
   }
 
+  /** Whether the active segment holds batches of format v1 (CRC-32): read from its first batch. */
+  private async activeIsOlderFormat(): Promise<boolean> {
+    const active = this.segments.active
+    if (active.sizeBytes < BATCH_HEADER_BYTES) return false
+    const head = await active.read(0, BATCH_HEADER_BYTES)
+    const header = readBatchHeader(head, 0)
+    if (header.sizeBytes > active.sizeBytes || header.sizeBytes < BATCH_HEADER_BYTES) return false
+    const first = await active.read(0, header.sizeBytes)
+    return batchChecksumFormat(first, 0, header) === 1
+  }
+
   /** Appends that all fit in the active segment: one writev, one fsync at most. */
-  private async writeGroup(requests: PendingAppend[]): Promise<void> {
+  private async writeGroup(group: PendingAppend[]): Promise<void> {
     const segment = this.segments.active
     const sync = this.activeSync
     const startPosition = segment.sizeBytes
+    const pending = group.some((request) => request.producer !== null) ? (await this.idempotence.state()).startAppend() : null
+    const now = this.options.clock()
+    const requests: PendingAppend[] = []
     const buffers: Buffer[] = []
     const results: AppendResult[] = []
+    const duplicates: Array<{ request: PendingAppend; result: AppendResult }> = []
     let offset = this.nextOffsetValue
-    for (const { batch } of requests) {
+    for (const request of group) {
+      const { batch, producer } = request
+      const result = { baseOffset: offset, lastOffset: offset + batch.recordCount - 1 }
+      if (pending !== null && producer !== null) {
+        let verdict: SequenceVerdict
+        try {
+          verdict = this.idempotence.check(pending, producer)
+        } catch (error) {
+          this.arena?.release(batch.bytes)
+          request.reject(error)
+          continue
+        }
+        if (verdict.kind === 'duplicate') {
+          this.arena?.release(batch.bytes)
+          duplicates.push({ request, result: { baseOffset: verdict.baseOffset, lastOffset: verdict.lastOffset } })
+          continue
+        }
+        pending.add(producer, result.baseOffset, result.lastOffset)
+      }
       setBatchBaseOffset(batch.bytes, offset)
       setBatchLeaderEpoch(batch.bytes, this.options.epoch)
-      results.push({ baseOffset: offset, lastOffset: offset + batch.recordCount - 1 })
+      if (this.options.timestamps.type === 'logAppend') {
+        stampLogAppendTime(batch.bytes, now)
+        batch.maxTimestamp = now
+      }
+      requests.push(request)
+      results.push(result)
       buffers.push(batch.bytes)
       offset += batch.recordCount
+    }
+    const refuse = (error: unknown): void => {
+      for (const { producer } of requests) if (producer !== null) this.idempotence.refused(producer.producerId, error)
+      rejectAll(requests, error)
+      rejectAll(duplicates.map((duplicate) => duplicate.request), error)
+    }
+    if (requests.length === 0) {
+      // Every batch was a duplicate (already visible: each group is, before the next is written) or refused.
+      for (const { request, result } of duplicates) request.resolve(result)
+      return
     }
     try {
       writeFullySync(this.ctx.io, segment.fd, buffers, startPosition)
     } catch (error) {
       await this.undoWrite(segment, sync, startPosition, error)
-      return rejectAll(requests, ioError('appending to', segment.paths.log, error))
+      return refuse(ioError('appending to', segment.paths.log, error))
     } finally {
       for (const buffer of buffers) this.arena?.release(buffer)
     }
@@ -299,14 +389,19 @@ export class LogWriter {
       try {
         await this.failing(sync.syncTo(position))
       } catch (error) {
-        return rejectAll(requests, error)
+        return refuse(error)
       }
     }
     // A failed fsync elsewhere (the interval timer, a checkpoint) may have come meanwhile.
-    if (this.failure !== null) return rejectAll(requests, this.failure)
+    if (this.failure !== null) return refuse(this.failure)
+    if (pending !== null) {
+      pending.commit()
+      for (const { producer } of requests) if (producer !== null) this.idempotence.accepted(producer.producerId)
+    }
     segment.showUpTo(position)
     this.highWatermarkValue = offset
     for (let k = 0; k < requests.length; k++) requests[k]!.resolve(results[k]!)
+    for (const { request, result } of duplicates) request.resolve(result)
     this.events.onVisible(offset, position - startPosition)
   }
 
@@ -335,6 +430,19 @@ export class LogWriter {
     this.segments.push(segment)
     this.activeSync = this.syncFor(segment, true)
     this.events.onRolled(old)
+    // The sealed segment is durable and the writer holds its turn: the producers' state covers exactly the log so far.
+    await this.idempotence.snapshot(this.nextOffsetValue)
+  }
+}
+
+function producerBatch(identity: ProducerIdentity, batch: EncodedBatch): ProducerBatch {
+  return {
+    producerId: identity.producerId,
+    producerEpoch: identity.producerEpoch,
+    baseSequence: identity.baseSequence,
+    recordCount: batch.recordCount,
+    lastOffsetDelta: batch.recordCount - 1,
+    timestamp: batch.maxTimestamp,
   }
 }
 

@@ -10,6 +10,7 @@ import {
   RECOVERY_CHECKPOINT_MS,
 } from '../limits.js'
 import type { RecordInput } from '../record/types.js'
+import { type CompressionCodec, parseCompressionCodec } from '../record/compression/index.js'
 import { integerIn, nonNegativeInteger } from '../validate.js'
 import { createDirectoryDurably, fsyncDirectory, writeFileAtomic } from './atomic-file.js'
 import { AppendSignal } from './append-signal.js'
@@ -17,12 +18,13 @@ import { Checkpointer } from './checkpointer.js'
 import type { CompactionOptions, CompactionStats } from './cleaner.js'
 import { type DirLock, acquirePartitionLock } from './dir-lock.js'
 import { EpochHistory } from './epochs.js'
+import { Idempotence } from './idempotence.js'
 import { type QuarantinedRange, QuarantineGaps } from './quarantine-record.js'
 import { type FlushPolicy, checkFlushPolicy } from './flush-policy.js'
 import { type StorageIO, nodeIO } from './io.js'
 import { type LogPosition, encodeLogPosition } from './log-files.js'
 import { LogReader, type ReadOptions, type ReadResult } from './log-reader.js'
-import { type AppendResult, LogWriter } from './log-writer.js'
+import { type AppendOptions, type AppendResult, LogWriter } from './log-writer.js'
 import { type Logger, stderrLogger } from './logger.js'
 import { Maintenance } from './maintenance.js'
 import { CLEAN_SHUTDOWN_FILE } from './paths.js'
@@ -31,11 +33,12 @@ import type { RetentionOptions, RetentionResult } from './retention.js'
 import { type Scheduler, timerScheduler } from './scheduler.js'
 import { Segment, type SegmentContext } from './segment.js'
 import { SegmentList } from './segment-list.js'
+import { type TimestampPolicy, type TimestampType, parseTimestampType } from './timestamp-policy.js'
 
 export type { CompactionOptions, CompactionPhase, CompactionStats } from './cleaner.js'
 export type { RetentionOptions, RetentionResult } from './retention.js'
 export type { ReadOptions, ReadResult } from './log-reader.js'
-export type { AppendResult } from './log-writer.js'
+export type { AppendOptions, AppendResult } from './log-writer.js'
 
 export interface PartitionLogOptions {
   /** Default 'always': an acknowledged append survives a crash. */
@@ -58,6 +61,14 @@ export interface PartitionLogOptions {
   clock?: () => number
   /** Runs the interval flush and the checkpoint timer; injected so tests decide when time passes. */
   scheduler?: Scheduler
+  /** 'create' (default): records keep the producer's timestamps; 'logAppend': the log stamps each batch (timestamp-policy.ts). */
+  timestampType?: TimestampType
+  /** Refuse records stamped more than this before the append time (INVALID_TIMESTAMP). Default null: any. */
+  timestampBeforeMaxMs?: number | null
+  /** Refuse records stamped more than this after the append time (INVALID_TIMESTAMP). Default null: any. */
+  timestampAfterMaxMs?: number | null
+  /** How batches are compressed on disk: a codec, or 'producer' (default): as each append asks. */
+  compression?: CompressionCodec | 'producer'
 }
 
 interface ResolvedOptions {
@@ -69,7 +80,14 @@ interface ResolvedOptions {
   recoveryCheckpointMs: number
   clock: () => number
   scheduler: Scheduler
+  timestamps: TimestampPolicy
+  compression: CompressionCodec | 'producer'
 }
+
+function optionalBound(field: string, value: unknown): number | null {
+  return value === undefined || value === null ? null : nonNegativeInteger(field, value)
+}
+
 
 function positiveInteger(field: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   return value === undefined ? fallback : integerIn(field, value, 1, max)
@@ -85,6 +103,12 @@ function resolveOptions(options: PartitionLogOptions): ResolvedOptions {
     recoveryCheckpointMs: positiveInteger('recoveryCheckpointMs', options.recoveryCheckpointMs, RECOVERY_CHECKPOINT_MS),
     clock: options.clock ?? Date.now,
     scheduler: options.scheduler ?? timerScheduler,
+    timestamps: {
+      type: options.timestampType === undefined ? 'create' : parseTimestampType(options.timestampType),
+      beforeMaxMs: optionalBound('timestampBeforeMaxMs', options.timestampBeforeMaxMs),
+      afterMaxMs: optionalBound('timestampAfterMaxMs', options.timestampAfterMaxMs),
+    },
+    compression: options.compression === undefined || options.compression === 'producer' ? 'producer' : parseCompressionCodec(options.compression, 'compression'),
   }
 }
 
@@ -108,6 +132,7 @@ export class PartitionLog {
   private readonly reader: LogReader
   private readonly checkpointer: Checkpointer
   private readonly maintenance: Maintenance
+  private readonly idempotence: Idempotence
 
   private constructor(
     readonly dir: string,
@@ -121,6 +146,15 @@ export class PartitionLog {
     private readonly lock: DirLock | null,
   ) {
     this.markerPresent = clean
+    this.idempotence = new Idempotence({
+      io: ctx.io,
+      dir,
+      logger: ctx.logger,
+      clock: options.clock,
+      highWatermark: () => this.writer.highWatermark,
+      startOffset: () => this.startOffset,
+      forEachBatchHeader: (offset, visit) => this.reader.forEachBatchHeader(offset, visit),
+    })
     this.writer = new LogWriter(ctx, { ...options, epoch: epochs.current }, segments, end, {
       beforeFirstWrite: () => this.forgetCleanShutdown(),
       onVisible: (endOffset, bytes) => {
@@ -128,7 +162,7 @@ export class PartitionLog {
         this.signal.appended(endOffset, ctx.logger)
       },
       onRolled: (old) => this.checkpointer.sealed(old),
-    }, clean)
+    }, clean, this.idempotence)
     this.checkpointer = new Checkpointer(ctx, {
       endPosition: () => this.writer.endPosition(),
       syncTo: (position) => this.writer.syncTo(position),
@@ -295,11 +329,17 @@ export class PartitionLog {
     return this.signal.subscribe(listener)
   }
 
-  append(records: readonly RecordInput[]): Promise<AppendResult> {
+  /**
+   * Appends records as one batch. `options.producer` makes it idempotent: a batch its
+   * producer sends again resolves with the offsets it got the first time, unstored.
+   */
+  append(records: readonly RecordInput[], options: AppendOptions = {}): Promise<AppendResult> {
     try {
       this.checkWritable()
       if (!Array.isArray(records)) throw invalidArgument('records', 'must be an array of records')
-      return this.writer.append(records)
+      const topicCodec = this.options.compression
+      const compression = topicCodec === 'producer' ? options.compression : topicCodec
+      return this.writer.append(records, compression === undefined ? options : { ...options, compression })
     } catch (error) {
       return Promise.reject(error)
     }
@@ -381,6 +421,8 @@ export class PartitionLog {
         await this.checkpointer.idle()
         if (this.writer.failed === null && !this.markerPresent) {
           await this.checkpointer.checkpoint()
+          // Everything is durable now: the producers' state covers the whole log.
+          await this.idempotence.snapshot(this.writer.nextOffset)
           await writeFileAtomic(this.ctx.io, path.join(this.dir, CLEAN_SHUTDOWN_FILE), encodeLogPosition(this.writer.endPosition()))
         }
       }

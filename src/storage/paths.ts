@@ -23,6 +23,8 @@ export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown.json'
 export const CLEANER_CHECKPOINT_FILE = 'cleaner-checkpoint.json'
 /** The partition's incarnations, one per unclean open (epochs.ts). */
 export const EPOCHS_FILE = 'epochs.json'
+/** The idempotent producers' state as of an offset the log holds durably (idempotence.ts). */
+export const PRODUCER_STATE_FILE = 'producer-state.snapshot'
 /**
  * The writer's lock of a directory: a tiny LevelDB database whose `LOCK` file the kernel
  * holds for the writing process (see kernel-lock.ts). It alone decides who writes.

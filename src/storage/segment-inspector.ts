@@ -1,14 +1,14 @@
 import {
   type BatchHeader,
   MalformedBatchError,
-  batchCrcValid,
+  batchChecksumFormat,
   decodeRecords,
   frameProblem,
   headerProblem,
   lastOffsetOf,
   readBatchHeader,
 } from '../record/batch-decoder.js'
-import { BATCH_HEADER_BYTES } from '../record/batch-format.js'
+import { BATCH_HEADER_BYTES, type BatchFormat } from '../record/batch-format.js'
 import type { StoredRecord } from '../record/types.js'
 import path from 'node:path'
 import type { StorageIO } from './io.js'
@@ -28,6 +28,8 @@ export interface BatchReport {
   header: BatchHeader
   lastOffset: number
   crcOk: boolean
+  /** Which checksum matched: 2 (CRC-32C, Kafka's), 1 (CRC-32, written before format v2), or null. */
+  format: BatchFormat | null
   /** Intact: CRC, header and offsets in order. */
   ok: boolean
   /** Why it is not intact, when it is not. */
@@ -130,8 +132,9 @@ export function inspectLog(io: StorageIO, file: string, options: InspectOptions)
         continue
       }
       const bytes = await readAt(io, fd, position, header.sizeBytes)
-      const intact = headerProblem(header, options.maxBatchBytes) === null && batchCrcValid(bytes, 0, header)
-      const batch: BatchReport = { position, header, lastOffset: lastOffsetOf(header), crcOk: intact, ok: intact }
+      const format = batchChecksumFormat(bytes, 0, header)
+      const intact = headerProblem(header, options.maxBatchBytes) === null && format !== null
+      const batch: BatchReport = { position, header, lastOffset: lastOffsetOf(header), crcOk: intact, format, ok: intact }
       if (!intact) batch.problem = 'CRC mismatch'
       if ((options.records === true || options.checkRecords === true) && batch.crcOk) checkRecords(bytes, header, batch, options.records === true)
       report.batches.push(batch)

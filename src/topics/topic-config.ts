@@ -1,6 +1,8 @@
 import { invalidArgument } from '../errors.js'
 import { DEFAULT_INDEX_INTERVAL_BYTES, DEFAULT_SEGMENT_BYTES, DEFAULT_SEGMENT_MS, MAX_RECORD_BYTES, MAX_SEGMENT_BYTES } from '../limits.js'
+import { type CompressionCodec, parseCompressionCodec } from '../record/compression/index.js'
 import { type FlushPolicy, checkFlushPolicy } from '../storage/flush-policy.js'
+import { type TimestampType, parseTimestampType } from '../storage/timestamp-policy.js'
 import { integerIn } from '../validate.js'
 
 export type CleanupPolicy = 'delete' | 'compact'
@@ -21,7 +23,23 @@ export interface TopicConfig {
   /** How long a tombstone (null value) survives compaction. */
   deleteRetentionMs: number
   indexIntervalBytes: number
+  /** Kafka's compression.type: 'producer' keeps what each producer asks for; a codec compresses every batch with it. */
+  compression: CompressionCodec | 'producer'
+  /** Kafka's message.timestamp.type: 'create' keeps the producer's timestamps; 'logAppend' stamps the append time. */
+  timestampType: TimestampType
+  /** Kafka's message.timestamp.before.max.ms: older records are refused (INVALID_TIMESTAMP); null: any. */
+  timestampBeforeMaxMs: number | null
+  /** Kafka's message.timestamp.after.max.ms: records stamped further ahead are refused; null: any. */
+  timestampAfterMaxMs: number | null
 }
+
+/**
+ * Kafka's message.timestamp.after.max.ms since 4.0 (KIP-937): a record may be stamped at
+ * most an hour ahead of the append time, so that a producer's clock cannot pin a segment
+ * against retention. How far behind is unbounded by default, as in Kafka: importing
+ * history is ordinary; a topic sets timestampBeforeMaxMs to refuse it.
+ */
+export const DEFAULT_TIMESTAMP_AFTER_MAX_MS = 60 * 60 * 1000
 
 /** Kafka's max.message.bytes (1 MiB) and delete.retention.ms (1 day). */
 export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
@@ -44,12 +62,16 @@ export const DEFAULT_TOPIC_CONFIG: TopicConfig = {
   maxRecordBytes: DEFAULT_MAX_RECORD_BYTES,
   deleteRetentionMs: DEFAULT_DELETE_RETENTION_MS,
   indexIntervalBytes: DEFAULT_INDEX_INTERVAL_BYTES,
+  compression: 'producer',
+  timestampType: 'create',
+  timestampBeforeMaxMs: null,
+  timestampAfterMaxMs: DEFAULT_TIMESTAMP_AFTER_MAX_MS,
 }
 
 export const TOPIC_CONFIG_KEYS = Object.keys(DEFAULT_TOPIC_CONFIG) as Array<keyof TopicConfig>
 
-function optionalLimit(field: string, value: unknown): number | null {
-  return value === null ? null : integerIn(field, value, 1)
+function optionalLimit(field: string, value: unknown, min = 1): number | null {
+  return value === null ? null : integerIn(field, value, min)
 }
 
 /** Merges `given` over `base` and checks every field; unknown fields are refused. */
@@ -75,5 +97,10 @@ export function resolveTopicConfig(given: unknown, base: TopicConfig = DEFAULT_T
     maxRecordBytes: integerIn('maxRecordBytes', merged.maxRecordBytes, 1, MAX_RECORD_BYTES),
     deleteRetentionMs: integerIn('deleteRetentionMs', merged.deleteRetentionMs, 0),
     indexIntervalBytes: integerIn('indexIntervalBytes', merged.indexIntervalBytes, 1, MAX_SEGMENT_BYTES),
+    compression: merged.compression === 'producer' ? 'producer' : parseCompressionCodec(merged.compression, 'compression'),
+    timestampType: parseTimestampType(merged.timestampType),
+    timestampBeforeMaxMs: optionalLimit('timestampBeforeMaxMs', merged.timestampBeforeMaxMs, 0),
+    timestampAfterMaxMs: optionalLimit('timestampAfterMaxMs', merged.timestampAfterMaxMs, 0),
   }
 }
+

@@ -128,6 +128,10 @@ export class Topics {
         segmentBytes: config.segmentBytes,
         segmentMs: config.segmentMs,
         indexIntervalBytes: config.indexIntervalBytes,
+        compression: config.compression,
+        timestampType: config.timestampType,
+        timestampBeforeMaxMs: config.timestampBeforeMaxMs,
+        timestampAfterMaxMs: config.timestampAfterMaxMs,
         lock: false, // the spool holds the data directory's lock
         readOnly: this.options.readOnly,
         io: this.options.io,
