@@ -1,7 +1,8 @@
 import { ioError, isSpoolError } from '../errors.js'
 import { SCAN_CHUNK_BYTES } from '../limits.js'
 import { MalformedBatchError, batchCodec, decodeRecords, inCurrentFormat, lastOffsetOf } from '../record/batch-decoder.js'
-import { type EncodedBatch, compressBatch, encodeBatchAt } from '../record/batch-encoder.js'
+import { type EncodedBatch, compressBatch, encodeBatchAt, stampLogAppendTime } from '../record/batch-encoder.js'
+import { ATTRIBUTES_LOG_APPEND_TIME } from '../record/batch-format.js'
 import type { StoredRecord } from '../record/types.js'
 import { fsyncDirectory, writeFileDurable, writeFully } from './atomic-file.js'
 import { isMissing } from './io.js'
@@ -331,8 +332,9 @@ export async function writeCleanedSegment(
         let reencoded: EncodedBatch | null = null
         if (kept.length > 0 && kept.length < records.length) {
           try {
-            // The batch keeps its producer (so idempotence still recognises it) and its codec, as Kafka's cleaner does.
+            // The batch keeps its producer (so idempotence still recognises it), its codec and its timestamp type, as Kafka's cleaner does.
             const plain = encodeBatchAt(header.baseOffset, lastOffset, kept, ctx.maxBatchBytes, header)
+            if ((header.attributes & ATTRIBUTES_LOG_APPEND_TIME) !== 0) stampLogAppendTime(plain.bytes, header.maxTimestamp)
             reencoded = compressBatch(plain, batchCodec(header))
           } catch (error) {
             // Re-encoding can in theory grow a batch (a new base timestamp, longer deltas):

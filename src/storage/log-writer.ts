@@ -321,9 +321,12 @@ export class LogWriter {
     const results: AppendResult[] = []
     const duplicates: Array<{ request: PendingAppend; result: AppendResult }> = []
     let offset = this.nextOffsetValue
+    const logAppendTime = this.options.timestamps.type === 'logAppend'
     for (const request of group) {
       const { batch, producer } = request
       const result = { baseOffset: offset, lastOffset: offset + batch.recordCount - 1 }
+      // The producers' state keeps the time the batch carries in the log, as a rebuild from the log finds it.
+      if (logAppendTime && producer !== null) producer.timestamp = now
       if (pending !== null && producer !== null) {
         let verdict: SequenceVerdict
         try {
@@ -342,7 +345,7 @@ export class LogWriter {
       }
       setBatchBaseOffset(batch.bytes, offset)
       setBatchLeaderEpoch(batch.bytes, this.options.epoch)
-      if (this.options.timestamps.type === 'logAppend') {
+      if (logAppendTime) {
         stampLogAppendTime(batch.bytes, now)
         batch.maxTimestamp = now
       }

@@ -1,3 +1,4 @@
+import { NO_TIMESTAMP } from '../record/batch-format.js'
 import { invalidArgument, ioError } from '../errors.js'
 import { fsyncDirectory } from './atomic-file.js'
 import { isMissing } from './io.js'
@@ -85,7 +86,10 @@ export async function expiredSegments(sealed: readonly Segment[], totalBytes: ()
 async function expiredByTime(segment: Segment, cutoff: number): Promise<boolean> {
   if ((await segment.largestTimestamp()) >= cutoff) return false
   const fromLog = await segment.largestTimestampFromLog()
-  return fromLog !== null && fromLog < cutoff
+  // A segment whose records all have no timestamp (-1) has no age: time never expires it
+  // (retentionBytes still does). Kafka falls back to the file's mtime, which a copy or a
+  // restore resets; keeping is the side that loses nothing.
+  return fromLog !== null && fromLog !== NO_TIMESTAMP && fromLog < cutoff
 }
 
 /**

@@ -244,10 +244,12 @@ export class Segment implements ClosableSegment {
       // they were lost outside spool.
       this.ctx.logger.warn(`${this.paths.log} is empty but its index says it held records from offset ${this.baseOffset}; restore the file from a backup`)
     }
-    // A sealed segment's time index always ends with the segment's largest timestamp.
-    if (problem === null && this.sizeBytes > 0 && this.timeIndex.entries.length === 0) problem = 'its time index is empty'
     if (problem !== null) {
       if (!this.ctx.readOnly) this.ctx.logger.warn(`rebuilding the indexes of ${this.paths.log}: ${problem}`)
+      await this.rebuildIndexes()
+    } else if (this.sizeBytes > 0 && this.timeIndex.entries.length === 0) {
+      // A sealed segment's time index ends with its largest timestamp, unless every record
+      // has none (Kafka's -1): an empty one is rebuilt to tell, without a warning, as it may be right.
       await this.rebuildIndexes()
     }
     this.sealedValue = true

@@ -119,6 +119,22 @@ describe('idempotent appends', () => {
     }
   })
 
+  it('under log-append time, recognise a retry after a reopen although the producer stamped its records long ago', async () => {
+    const dir = tempDir()
+    const clock = (): number => 1_800_000_000_000
+    let log = await openLog(dir, { timestampType: 'logAppend', clock })
+    const ancient = batchOf(0, 2).map((record) => ({ ...record, timestamp: 1000 }))
+    const first = await log.append(ancient, { producer: producer(0) })
+    await log.close()
+    log = await openLog(dir, { timestampType: 'logAppend', clock })
+    try {
+      expect(await log.append(ancient, { producer: producer(0) })).toEqual(first)
+      expect(await count(log)).toBe(2)
+    } finally {
+      await log.close()
+    }
+  })
+
   it('pay nothing for a partition no idempotent producer writes: no snapshot is written', async () => {
     const dir = tempDir()
     const log = await openLog(dir, { segmentBytes: 300 })
