@@ -53,6 +53,26 @@ describe('producer: compression and idempotence', () => {
     })
   }
 
+  it('a consumer group gets the records of batches of every codec, in order', async () => {
+    const spool = await openTestSpool(tempDir())
+    try {
+      await spool.createTopic('t')
+      let sent: string[] = []
+      for (const codec of COMPRESSION_CODECS) {
+        const batch = records('t', sent.length, 30).map((r) => ({ ...r, partition: 0 }))
+        await spool.producer({ compression: codec }).sendBatch(batch)
+        sent = [...sent, ...batch.map((r) => r.value)]
+      }
+      const consumer = spool.consumer({ group: 'g', topics: ['t'], autoCommit: false })
+      const got: string[] = []
+      while (got.length < sent.length) for (const record of await consumer.poll({ maxRecords: 1000 })) got.push(record.value!.toString())
+      expect(got).toEqual(sent)
+      await consumer.close()
+    } finally {
+      await spool.close()
+    }
+  })
+
   it("a topic's compression overrides the producer's; 'producer' keeps it", async () => {
     const dir = tempDir()
     const spool = await openTestSpool(dir)
