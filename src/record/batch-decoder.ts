@@ -195,6 +195,7 @@ function walkRecords(
   const { buf, end } = region
   const logAppendTime = (header.attributes & ATTRIBUTES_LOG_APPEND_TIME) !== 0
   let cursor = region.start
+  let previousDelta = -1
   for (let i = 0; i < header.recordCount; i++) {
     const length = readVarint(buf, cursor, end)
     const recordStart = varint.next
@@ -202,10 +203,17 @@ function walkRecords(
     if (length < 0 || recordEnd > end) throw new MalformedBatchError(`record ${i} overruns its batch`)
     const timestampDelta = readVarint(buf, recordStart + 1, recordEnd) // +1: the record attributes byte
     const offsetDelta = readVarint(buf, varint.next, recordEnd)
+    // The CRC vouches only for what the writer computed it over: a crafted batch must not
+    // place a record outside its batch's offsets, nor two records at one offset.
+    if (offsetDelta <= previousDelta || offsetDelta > header.lastOffsetDelta) {
+      throw new MalformedBatchError(`record ${i} has offset delta ${offsetDelta}, not above ${previousDelta} and at most ${header.lastOffsetDelta}`)
+    }
+    previousDelta = offsetDelta
     const timestamp = logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta
     if (!visit(header.baseOffset + offsetDelta, timestamp, varint.next, recordEnd)) return
     cursor = recordEnd
   }
+  if (cursor !== end) throw new MalformedBatchError(`${end - cursor} bytes follow the last of its ${header.recordCount} records`)
 }
 
 /**

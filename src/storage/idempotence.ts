@@ -13,13 +13,17 @@ import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, type PendingProducerAppends, Produce
  * state (producer-state.ts), loaded on the first batch that needs it, and kept on disk as
  * a snapshot written only where the log below it is durable.
  *
- * - Loaded lazily: a partition no idempotent producer writes to never reads the snapshot
- *   nor scans its log for producers.
+ * - Loaded on first need: by the first idempotent batch, and at the first roll,
+ *   retention or compaction, which must not lose it.
  * - Loading = the snapshot (if it covers no more than the log holds now) + the headers of
  *   every batch after it. A snapshot is written at each roll (the sealed segment was just
  *   made durable, and the writer holds its turn, so the table covers exactly the log up to
  *   the new segment's base) and at a clean close: after a crash the scan reads at most the
  *   active segment.
+ * - Retention and compaction change only sealed segments, and first make sure a durable
+ *   snapshot covers them (coverSealed): a batch they delete is still remembered, as Kafka
+ *   remembers a producer's last batches after its segments are gone. Without that, a
+ *   retry of a batch whose segment was deleted would be stored again.
  * - A batch this partition refused after it passed its check (its write failed) leaves a
  *   hole in its producer's sequence: that producer's next batches are refused with the
  *   same cause, not a puzzling OUT_OF_ORDER_SEQUENCE, until it starts over at a new epoch
@@ -53,6 +57,8 @@ export class Idempotence {
   private loading: Promise<ProducerStateTable> | null = null
   /** Per producer id: why this partition refused one of its batches (see above). */
   private readonly refusals = new Map<number, unknown>()
+  /** The offset up to which the snapshot on disk covers the log (every batch below it is in it); -1 when unknown. */
+  private snapshotCovers = -1
 
   constructor(private readonly ctx: IdempotenceContext) {}
 
@@ -76,6 +82,7 @@ export class Idempotence {
     if (snapshot !== null && snapshot.coversUpTo <= end) {
       table = snapshot.table
       from = Math.max(from, snapshot.coversUpTo)
+      this.snapshotCovers = snapshot.coversUpTo
     } else if (bytes !== null) {
       this.ctx.logger.warn(`${this.file}: ${snapshot === null ? 'damaged' : `covers offsets past the log's end ${end}`}; rebuilding producer state from the log`)
     }
@@ -123,17 +130,50 @@ export class Idempotence {
 
   /**
    * Writes the snapshot, covering the log up to `coversUpTo`, which the caller has made
-   * durable and which the table covers exactly. Skipped when the state was never loaded.
+   * durable and which the table covers exactly (call within the writer's turn). Loads
+   * the state first if it is not. A failure is only a longer scan at the next load (the
+   * old snapshot, or none, stays valid), so it is reported, not thrown.
    */
   async snapshot(coversUpTo: number): Promise<void> {
-    const table = this.table
-    if (table === null) return
-    table.expire(this.ctx.clock(), DEFAULT_PRODUCER_ID_EXPIRATION_MS)
     try {
-      await writeFileAtomic(this.ctx.io, this.file, table.encodeSnapshot(coversUpTo))
+      await this.writeSnapshot(coversUpTo)
     } catch (error) {
-      // Only a longer scan at the next load: the old snapshot (or none) stays valid.
       this.ctx.logger.warn(`${this.file}: could not write the producer state snapshot: ${(error as Error).message}`)
     }
+  }
+
+  /** At a clean close: a snapshot only if the state was loaded (else the one on disk, or none, is still a valid start). */
+  async snapshotIfLoaded(coversUpTo: number): Promise<void> {
+    if (this.table !== null) await this.snapshot(coversUpTo)
+  }
+
+  /**
+   * At the roll that moves a partition from format v1 to v2: no batch before `coversUpTo`
+   * has a producer (v1 never wrote one), so the state starts empty there, unscanned.
+   */
+  async startAt(coversUpTo: number): Promise<void> {
+    if (this.table === null && this.loading === null) this.table = ProducerStateTable.empty()
+    await this.snapshot(coversUpTo)
+  }
+
+  /** Whether the snapshot on disk covers the log up to `offset`. */
+  covers(offset: number): boolean {
+    return this.snapshotCovers >= offset
+  }
+
+  /**
+   * Makes the snapshot on disk cover the log up to `coversUpTo` (durable, and within the
+   * writer's turn, as for snapshot()), before retention or compaction changes segments
+   * below it; throws when it cannot, so that they do not.
+   */
+  async cover(coversUpTo: number): Promise<void> {
+    if (!this.covers(coversUpTo)) await this.writeSnapshot(coversUpTo)
+  }
+
+  private async writeSnapshot(coversUpTo: number): Promise<void> {
+    const table = await this.state()
+    table.expire(this.ctx.clock(), DEFAULT_PRODUCER_ID_EXPIRATION_MS)
+    await writeFileAtomic(this.ctx.io, this.file, table.encodeSnapshot(coversUpTo))
+    this.snapshotCovers = coversUpTo
   }
 }

@@ -262,7 +262,7 @@ export class LogWriter {
       this.wroteOnce = true
       try {
         // A segment is written in one format: one written before format v2 is not appended to.
-        if (await this.activeIsOlderFormat()) await this.roll()
+        if (await this.activeIsOlderFormat()) await this.roll({ fromFormatV1: true })
       } catch (error) {
         return rejectAll(requests, error)
       }
@@ -418,7 +418,7 @@ export class LogWriter {
     }
   }
 
-  private async roll(): Promise<void> {
+  private async roll({ fromFormatV1 = false } = {}): Promise<void> {
     const old = this.segments.active
     await this.syncWritten()
     const segment = await Segment.create(this.ctx, this.nextOffsetValue)
@@ -433,8 +433,10 @@ export class LogWriter {
     this.segments.push(segment)
     this.activeSync = this.syncFor(segment, true)
     this.events.onRolled(old)
-    // The sealed segment is durable and the writer holds its turn: the producers' state covers exactly the log so far.
-    await this.idempotence.snapshot(this.nextOffsetValue)
+    // The sealed segment is durable and the writer holds its turn: the producers' state
+    // covers exactly the log so far. Before format v2 no batch had a producer: nothing to scan.
+    if (fromFormatV1) await this.idempotence.startAt(this.nextOffsetValue)
+    else await this.idempotence.snapshot(this.nextOffsetValue)
   }
 }
 

@@ -385,23 +385,31 @@ export class PartitionLog {
   }
 
   /** Deletes the sealed segments at the start that the retention policy expires (see retention.ts). */
-  applyRetention(options: RetentionOptions): Promise<RetentionResult> {
-    try {
-      this.checkWritable()
-      return this.maintenance.applyRetention(options)
-    } catch (error) {
-      return Promise.reject(error)
-    }
+  async applyRetention(options: RetentionOptions): Promise<RetentionResult> {
+    this.checkWritable()
+    await this.coverSealedSegments()
+    return this.maintenance.applyRetention(options)
   }
 
   /** Compacts the sealed segments (see cleaner.ts and maintenance.ts). */
-  compact(options: CompactionOptions): Promise<CompactionStats> {
-    try {
-      this.checkWritable()
-      return this.maintenance.compact(options)
-    } catch (error) {
-      return Promise.reject(error)
-    }
+  async compact(options: CompactionOptions): Promise<CompactionStats> {
+    this.checkWritable()
+    await this.coverSealedSegments()
+    return this.maintenance.compact(options)
+  }
+
+  /**
+   * Before retention or compaction removes batches of sealed segments, the producers'
+   * state that remembers them must be on disk (idempotence.ts). Rolls snapshot it, so
+   * this writes only when no roll did since the open.
+   */
+  private coverSealedSegments(): Promise<void> {
+    const sealedEnd = this.segments.active.baseOffset
+    if (this.segments.length === 1 || this.idempotence.covers(sealedEnd)) return Promise.resolve()
+    return this.writer.whileNotWriting(async () => {
+      await this.writer.syncWritten()
+      await this.idempotence.cover(this.writer.nextOffset)
+    })
   }
 
   /**
@@ -422,7 +430,7 @@ export class PartitionLog {
         if (this.writer.failed === null && !this.markerPresent) {
           await this.checkpointer.checkpoint()
           // Everything is durable now: the producers' state covers the whole log.
-          await this.idempotence.snapshot(this.writer.nextOffset)
+          await this.idempotence.snapshotIfLoaded(this.writer.nextOffset)
           await writeFileAtomic(this.ctx.io, path.join(this.dir, CLEAN_SHUTDOWN_FILE), encodeLogPosition(this.writer.endPosition()))
         }
       }

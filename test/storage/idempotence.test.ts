@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import type { ProducerIdentity } from '../../src/record/batch-encoder.js'
 import type { PartitionLog } from '../../src/storage/partition-log.js'
 import { PRODUCER_STATE_FILE } from '../../src/storage/paths.js'
+import { ProducerStateTable } from '../../src/storage/producer-state.js'
 import { expectCode } from '../helpers/expect-code.js'
 import { openLog } from '../helpers/open-log.js'
 import { readAll } from '../helpers/read-all.js'
@@ -135,11 +136,16 @@ describe('idempotent appends', () => {
     }
   })
 
-  it('pay nothing for a partition no idempotent producer writes: no snapshot is written', async () => {
+  it('a roll snapshots the state where the sealed segments end, so that retention and compaction lose nothing a retry needs', async () => {
     const dir = tempDir()
     const log = await openLog(dir, { segmentBytes: 300 })
-    for (let i = 0; i < 10; i++) await log.append(batchOf(i, 3))
-    await log.close()
-    expect(fs.existsSync(path.join(dir, PRODUCER_STATE_FILE))).toBe(false)
+    try {
+      for (let i = 0; i < 10; i++) await log.append(batchOf(i * 3, 3), { producer: producer(i * 3) })
+      const snapshot = ProducerStateTable.decodeSnapshot(fs.readFileSync(path.join(dir, PRODUCER_STATE_FILE)))
+      expect(snapshot?.coversUpTo).toBe(log.segmentList.at(-1)!.baseOffset)
+      expect(snapshot?.table.entry(7)?.batches.length).toBeGreaterThan(0)
+    } finally {
+      await log.close()
+    }
   })
 })
