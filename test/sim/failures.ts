@@ -22,6 +22,12 @@ export type FailureKind =
   | 'commit-past-end'
   /** A group was given a record past one the log holds and it never got (contract 7, defect 5). */
   | 'group-skipped'
+  /** Two batches in the log carry one producer's (id, epoch, sequence): a batch sent again was stored twice. */
+  | 'duplicate-batch'
+  /** A send or a retry of an idempotent batch resolved with offsets that are not its own (a retry of a stored batch must get its first ones). */
+  | 'wrong-offsets'
+  /** An idempotent batch was answered against the sequence rules: refused (OUT_OF_ORDER_SEQUENCE, PRODUCER_FENCED) where they accept it, or answered as a duplicate where they refuse it. */
+  | 'sequence-rules'
   /** A call failed while the disk was healthy. */
   | 'unexpected-error'
   /** A step did not finish within its virtual time. */

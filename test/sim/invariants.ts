@@ -1,6 +1,7 @@
 import type { Spool } from '../../src/client/spool.js'
 import type { ConsumedRecord } from '../../src/client/reader.js'
 import { type Failures, describeError } from './failures.js'
+import { checkProducerBatches, forgetBatchesPast } from './idempotent.js'
 import { type GroupModel, type Model, type TopicModel, type TopicSlot, idOfValue, sameRecord, tpKey } from './model.js'
 
 /**
@@ -29,6 +30,7 @@ export async function checkReopened(spool: Spool, model: Model, failures: Failur
       if (partition === null) continue
       observed.set(tpKey(topic.name, p), partition)
       checkPartition(topic, p, partition, model.cleanupInFlight, failures)
+      await checkProducerBatches(spool, topic, p, partition, failures)
     }
   }
   for (const group of model.groups) await checkGroup(spool, model, group, observed, failures)
@@ -128,6 +130,8 @@ function checkPartition(topic: TopicModel, p: number, seen: ObservedPartition, c
   if (seen.start > model.maxStartSeen && !(topic.spec.retained && cleanupInFlight)) {
     failures.add('start-moved', `${label}: the log starts at ${seen.start}, past ${model.maxStartSeen}, the furthest retention had gone`)
   }
+  // A cleanup in flight at the cut may have moved it: that is where retention has gone now, for the next reopens.
+  model.maxStartSeen = Math.max(model.maxStartSeen, seen.start)
 }
 
 /**
@@ -179,6 +183,7 @@ export async function forgetTailsCutAfterFailedFsync(spool: Spool, model: Model)
     topic.partitions.forEach((partition, p) => {
       const end = partitions[p]!.endOffset
       for (const offset of [...partition.acked.keys()]) if (offset >= end) partition.acked.delete(offset)
+      forgetBatchesPast(partition, end)
     })
   }
 }

@@ -1,3 +1,4 @@
+import type { CompressionCodec } from '../../src/record/compression/index.js'
 import type { RecordHeader } from '../../src/record/types.js'
 import type { TopicOptions } from '../../src/client/spool.js'
 
@@ -40,6 +41,42 @@ export function sameRecord(a: { key: Buffer | null; value: Buffer | null; header
   )
 }
 
+/** Offsets a batch was stored at. */
+export interface OffsetRange {
+  baseOffset: number
+  lastOffset: number
+}
+
+/**
+ * A batch the workload appended to a partition with an idempotent producer's identity
+ * (idempotent.ts), and what it knows of its fate. A batch is in one of three states:
+ * stored (`stored` set: acknowledged, or found in the log at a reopen), absent (known
+ * not to be in the log: refused, or missing at the last reopen) or unknown (its send is
+ * in flight, or went down with the process).
+ */
+export interface IdempotentBatch {
+  producerId: number
+  epoch: number
+  baseSequence: number
+  records: SentRecord[]
+  codec: CompressionCodec
+  /** Where it is stored, while the model knows it is (kept when retention or compaction removes it: the producer state remembers it). */
+  stored: OffsetRange | null
+  /** Whether it was found in the log at a reopen: it is durable then, whatever the flush policy (the open synced what it recovered). */
+  durable: boolean
+  /** Known not to be in the log. */
+  absent: boolean
+  /** The boot of its last send, and whether that send settled: one from an earlier boot that never did was in flight at a power cut. */
+  lastSendBoot: number
+  lastSendSettled: boolean
+}
+
+/** An idempotent producer's epoch and next sequence on one partition. */
+export interface ProducerSequenceModel {
+  epoch: number
+  next: number
+}
+
 export class PartitionModel {
   /** Records whose send resolved, by the offset it resolved with. Kept when retention or compaction removes them, so that one coming back is checked too. */
   readonly acked = new Map<number, SentRecord>()
@@ -47,6 +84,10 @@ export class PartitionModel {
   readonly sent = new Map<number, SentRecord>()
   /** The highest start offset seen: only retention moves the start, and never back past what it deleted. */
   maxStartSeen = 0
+  /** The workload's idempotent producers on this partition, by producer id. */
+  readonly producers = new Map<number, ProducerSequenceModel>()
+  /** Every batch they sent here, in the order sent. */
+  readonly batches: IdempotentBatch[] = []
 }
 
 /** How a topic is made: its flush policy, and whether cleanup may remove acknowledged records. */

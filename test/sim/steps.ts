@@ -7,6 +7,7 @@ import type { Spool } from '../../src/client/spool.js'
 import { OffsetStore } from '../../src/groups/offset-store.js'
 import { type Loop, advance } from './drive.js'
 import type { Failures } from './failures.js'
+import { idempotentRetry, idempotentSend } from './idempotent.js'
 import { forgetTailsCutAfterFailedFsync } from './invariants.js'
 import { type GroupModel, type Model, type SentRecord, TopicModel, type TopicSpec, idOfValue, recordValue, sameRecord, tpKey } from './model.js'
 import type { Plan } from './plan.js'
@@ -42,7 +43,7 @@ export type Step = (world: World) => Promise<string>
 /** Errors a group member may get with a healthy disk: the group moved on, the member rejoins. */
 const BENIGN_GROUP_ERRORS = new Set(['UNKNOWN_MEMBER', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS'])
 
-function codeOf(error: unknown): string | undefined {
+export function codeOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code
   return typeof code === 'string' ? code : undefined
 }
@@ -90,7 +91,7 @@ const churn: Step = async (world) => {
 
 // ---- sends -------------------------------------------------------------------------------
 
-function newRecord(world: World, topic: TopicModel): SentRecord {
+export function newRecord(world: World, topic: TopicModel): SentRecord {
   const { random } = world
   const id = world.model.newRecordId()
   let key: Buffer | null = null
@@ -100,7 +101,7 @@ function newRecord(world: World, topic: TopicModel): SentRecord {
   return { id, key, value: recordValue(id, random.bytes(random.between(4, 90))), headers }
 }
 
-function acknowledge(world: World, topic: TopicModel, partition: number, offset: number, record: SentRecord): void {
+export function acknowledge(world: World, topic: TopicModel, partition: number, offset: number, record: SentRecord): void {
   const model = topic.partitions[partition]!
   const earlier = model.acked.get(offset)
   if (earlier !== undefined && earlier.id !== record.id) {
@@ -304,6 +305,8 @@ export function pickStep(world: World): Step {
   return world.random.weighted<Step>([
     [hasTopics ? 30 : 0, send],
     [hasTopics ? 15 : 0, sendMany],
+    [hasTopics ? 16 : 0, idempotentSend],
+    [hasTopics ? 10 : 0, idempotentRetry],
     [hasGroups ? 12 : 0, poll],
     [hasGroups ? 8 : 0, commit],
     [6, cleanup],

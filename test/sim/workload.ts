@@ -4,6 +4,7 @@ import type { StorageIO } from '../../src/storage/io.js'
 import type { Logger } from '../../src/storage/logger.js'
 import { type Loop, type Outcome, drive } from './drive.js'
 import { type Failure, Failures, describeError } from './failures.js'
+import { pickProducerCodec, retryAfterReopen } from './idempotent.js'
 import { checkReopened } from './invariants.js'
 import { GroupModel, Model } from './model.js'
 import { type Plan, makePlan } from './plan.js'
@@ -50,8 +51,9 @@ const OPEN_CALLS = 250
 
 /**
  * One seed of the power-cut simulation. A spool runs on the simulated disk and LevelDB;
- * a seeded workload (sends under every flush policy, rolls, retention, compaction, topic
- * churn, group polls and commits, time passing, clean restarts) runs until the disk dies
+ * a seeded workload (sends under every flush policy, compressed or not, idempotent
+ * appends and their retries (idempotent.ts), rolls, retention, compaction, topic churn,
+ * group polls and commits, time passing, clean restarts) runs until the disk dies
  * after a random budget of calls; the power is cut, the abandoned instance is dropped,
  * sometimes the power is cut again in the middle of the next open (a crash in recovery),
  * and a fresh open must succeed by itself and pass the checks of invariants.ts. Then the
@@ -210,6 +212,11 @@ class Simulation {
     this.log(`reopened (boot ${this.disk.boot})`)
     const checked = await this.drive(checkReopened(opened.value.spool, this.model, this.failures))
     if (checked.status !== 'fulfilled') this.failures.add('unreadable', `the checks after the reopen failed: ${this.describe(checked)}`)
+    if (this.failures.count > 0) return null
+    // Idempotent batches in flight at the cut are sent again (half of them), and a few stored ones: each answer is checked.
+    const retried = await this.drive(retryAfterReopen(this.world(opened.value)))
+    if (retried.status !== 'fulfilled') this.failures.add('unexpected-error', `the retries after the reopen failed: ${this.describe(retried)}`)
+    else for (const line of retried.value) this.log(`  after the reopen: ${line}`)
     return this.failures.count === 0 ? opened.value : null
   }
 
@@ -225,7 +232,7 @@ class Simulation {
       cleanerIntervalMs: 0,
       logger,
     })
-    return { spool, producer: spool.producer(), consumers: new Map() }
+    return { spool, producer: spool.producer({ compression: pickProducerCodec(this.random) }), consumers: new Map() }
   }
 
   private drive<T>(promise: Promise<T>): Promise<Outcome<T>> {
