@@ -56,11 +56,16 @@ function writeAll(fd: number, chunk: Buffer): void {
 }
 
 /** Writes the encoded batches to one file, one chunk per batch; returns the seconds taken. */
-async function rawWrite(file: string, data: Dataset, flush: AppendFlush): Promise<number> {
+export function rawWrite(file: string, data: Dataset, flush: AppendFlush): Promise<number> {
+  return rawWriteChunks(file, data.encoded, flush)
+}
+
+/** Writes `chunks` to one file in order (and fdatasyncs after each under 'always'); returns the seconds taken. */
+export async function rawWriteChunks(file: string, chunks: readonly Buffer[], flush: AppendFlush): Promise<number> {
   const fd = fs.openSync(file, 'w')
   try {
     return await timed(() => {
-      for (const chunk of data.encoded) {
+      for (const chunk of chunks) {
         writeAll(fd, chunk)
         if (flush === 'always') fs.fdatasyncSync(fd)
       }

@@ -5,6 +5,7 @@
  * P2 group commit: under flush 'always', N senders each awaiting their own sends in a
  * loop; throughput should grow with N because concurrent appends share one fsync.
  */
+import type { ProducerOptions } from '../src/client/producer.js'
 import { openSpool } from '../src/client/spool.js'
 import type { Logger } from '../src/storage/logger.js'
 import { type AppendFlush, spoolAppend } from './append.js'
@@ -15,11 +16,12 @@ import { pairedRuns, timed } from './lib/timing.js'
 
 const TOPIC = 'bench'
 
-async function producerSend(dir: string, data: Dataset, flush: AppendFlush, logger: Logger): Promise<number> {
+/** P1's loop: `options` are the producer's (default: spool.producer()'s defaults). */
+export async function producerSend(dir: string, data: Dataset, flush: AppendFlush, logger: Logger, options?: ProducerOptions): Promise<number> {
   const spool = await openSpool({ dir, logger })
   try {
     await spool.createTopic(TOPIC, { partitions: 1, flush })
-    const producer = spool.producer()
+    const producer = spool.producer(options)
     return await timed(async () => {
       for (const batch of data.batches) {
         await Promise.all(batch.map((record) => producer.send({ topic: TOPIC, key: record.key, value: record.value })))

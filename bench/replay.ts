@@ -23,7 +23,7 @@ export interface ReplayOptions {
 }
 
 /** Reads the whole log from offset 0; returns the seconds the reads took. */
-async function spoolReplay(dir: string, data: DatasetSize, options: ReplayOptions): Promise<number> {
+export async function spoolReplay(dir: string, data: DatasetSize, options: ReplayOptions): Promise<number> {
   const log = await PartitionLog.open(dir, { readOnly: true, logger: options.logger })
   let count = 0
   try {

@@ -3,8 +3,10 @@
  * W1 (append), P1/P2 (producer), W2 (replay), W3 (latency) and W4 (groups) beside raw fs
  * on the same bytes, then W5 (recovery after SIGKILL) and W6 (open of 10,000 segments),
  * which have no raw twin; the installed peers (bench/peers, scripts/install-peers.sh) run
- * W1/W2 on the same dataset and W3 at the same rate. Prints Markdown tables and writes
- * the figures to bench/results/latest.json (or --out, or $SPOOL_BENCH_OUT).
+ * W1/W2 on the same dataset and W3 at the same rate. Format v2's costs: W1/W2 with each
+ * compression codec beside none (bench/compression.ts), idempotence on and off
+ * (bench/idempotence.ts), and CRC-32C beside CRC-32 (bench/crc.ts). Prints Markdown
+ * tables and writes the figures to bench/results/latest.json (or --out, or $SPOOL_BENCH_OUT).
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -12,9 +14,11 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { Logger } from '../src/storage/logger.js'
 import { appendWorkload } from './append.js'
+import { type CompressionReport, compressionWorkloads } from './compression.js'
+import { type CrcReport, crcImplementations, crcMicro, crcShares, meanBatchBytes } from './crc.js'
 import { fanoutWorkload, stabilizationWorkloads } from './groups.js'
 import { latencyWorkload } from './latency.js'
-import { type DatasetSize, makeDataset } from './lib/dataset.js'
+import { type DatasetSize, datasetPrefix, makeDataset } from './lib/dataset.js'
 import { formatBytes, formatInteger, formatMB, formatPercent, formatSummary } from './lib/format.js'
 import { type MachineInfo, machineInfo } from './lib/machine.js'
 import type { BenchResult, DurationResult, LatencyResult, WorkloadResult } from './lib/result.js'
@@ -22,6 +26,7 @@ import { markdownTable } from './lib/table.js'
 import { removeDir } from './lib/temp-dir.js'
 import { openWorkloads } from './open.js'
 import { openCloseWorkloads } from './open-close.js'
+import { type IdempotenceResult, idempotenceWorkloads } from './idempotence.js'
 import { groupCommitWorkloads, producerWorkload } from './producer.js'
 import { recoveryWorkloads } from './recovery.js'
 import { type PeerComparison, comparisonTable, peerComparisons, peerTable } from './peers/compare.js'
@@ -62,6 +67,12 @@ interface BenchConfig {
    * suite's quick run stays within its minute).
    */
   peers: { only: string[] | null; budgetSeconds: number; valueBytes: number[] }
+  /** W1/W2 with each codec on JSON-like values: records for each value size (1 KiB takes a codec seconds a run). */
+  compression: { sizes: { valueBytes: number; records: number }[] }
+  /** Idempotence on/off: this many of W1's 100-byte records. */
+  idempotence: { records: number }
+  /** CRC micro-benchmark: input sizes (besides W1's batch sizes), and the seconds and number of samples per implementation. */
+  crc: { sizes: number[]; sampleSeconds: number; samples: number }
 }
 
 /** The producer workloads (P1, P2) use the 100-byte values, as the issue asks. */
@@ -102,6 +113,20 @@ function configFrom(argv: string[]): { config: BenchConfig; out: string } {
     openClose: { idlePartitions: values.quick ? [10, 100] : [10, 1_000] },
     // Full: 5 peers × 2 sizes × 25 s, plus three peers' W3, keeps the whole run within 15 minutes.
     peers: { only: peerList(values.peers), budgetSeconds: values.quick ? 1.5 : 25, valueBytes: values.quick ? [PRODUCER_VALUE_BYTES] : [100, 1024] },
+    // Full: ~120 MiB and ~250 MiB of log; gzip and zstd compress it at 50-150 MB/s.
+    compression: {
+      sizes: values.quick
+        ? [
+            { valueBytes: 100, records: 2_000 },
+            { valueBytes: 1024, records: 1_000 },
+          ]
+        : [
+            { valueBytes: 100, records: 1_000_000 },
+            { valueBytes: 1024, records: 250_000 },
+          ],
+    },
+    idempotence: { records: values.quick ? 5_000 : 1_000_000 },
+    crc: { sizes: [100, 1024, 16 * 1024, MiB], sampleSeconds: values.quick ? 0.004 : 0.05, samples: values.quick ? 3 : 7 },
   }
   const out = path.resolve(values.out ?? process.env['SPOOL_BENCH_OUT'] ?? DEFAULT_OUT)
   return { config, out }
@@ -115,6 +140,8 @@ function peerList(value: string | undefined): string[] | null {
 
 interface AppendPhase {
   results: WorkloadResult[]
+  /** At the producers' value size only. */
+  idempotence: IdempotenceResult[]
   /** W1's warm-up partition, for W2; the caller removes it. */
   replayDir: string
   size: DatasetSize
@@ -132,12 +159,14 @@ async function appendPhase(config: BenchConfig, valueBytes: number, peers: PeerR
   try {
     const always = await appendWorkload(data, 'always', { runs: config.runs, logger, keepWarmupDir: false })
     const results = [never.result, always.result]
+    const idempotence: IdempotenceResult[] = []
     if (valueBytes === PRODUCER_VALUE_BYTES) {
       for (const flush of ['never', 'always'] as const) results.push(await producerWorkload(data, flush, config.runs, logger))
       results.push(...(await groupCommitWorkloads(data, config.sendsPerSender, config.runs, logger)))
+      idempotence.push(...(await idempotenceWorkloads(datasetPrefix(data, config.idempotence.records), { runs: config.runs, logger })))
     }
     if (config.peers.valueBytes.includes(valueBytes)) await peers.throughput(data, peerRunOptions(config))
-    return { results, replayDir: never.dir!, size }
+    return { results, idempotence, replayDir: never.dir!, size }
   } catch (error) {
     if (never.dir !== null) removeDir(never.dir)
     throw error
@@ -169,19 +198,44 @@ async function restarts(config: BenchConfig, logger: Logger): Promise<BenchResul
   ]
 }
 
-async function runAll(config: BenchConfig, peers: PeerRun, logger: Logger): Promise<BenchResult[]> {
+/** Format v2's costs, beside what they cost: compression, idempotence, the checksum. */
+interface FormatCosts {
+  compression: CompressionReport
+  idempotence: IdempotenceResult[]
+  crc: CrcReport
+}
+
+interface AllResults extends FormatCosts {
+  results: BenchResult[]
+}
+
+/** CRC-32C beside CRC-32, and their share of W1 'never' and of W2 at each value size. */
+function crcReport(config: BenchConfig, appends: readonly WorkloadResult[], replays: readonly WorkloadResult[]): CrcReport {
+  const shareOf = [...appends.filter((r) => r.workload === 'W1' && r.id.endsWith('.never')), ...replays]
+  const batchSizes = shareOf.map((r) => ({ bytes: meanBatchBytes(r.bytes, r.records, config.batchRecords), note: `${r.valueBytes} B values' batch` }))
+  const sizes = crcMicro(config.crc, batchSizes)
+  return { implementations: crcImplementations(), sizes, shares: crcShares(sizes, shareOf, config.batchRecords) }
+}
+
+async function runAll(config: BenchConfig, peers: PeerRun, logger: Logger): Promise<AllResults> {
   const appends: WorkloadResult[] = []
   const replays: WorkloadResult[] = []
+  const idempotence: IdempotenceResult[] = []
   for (const valueBytes of config.valueBytes) {
     const phase = await appendPhase(config, valueBytes, peers, logger)
     appends.push(...phase.results)
+    idempotence.push(...phase.idempotence)
     try {
       replays.push(await replayWorkload(phase.replayDir, phase.size, { runs: config.runs, readBytes: config.readBytes, logger }))
     } finally {
       removeDir(phase.replayDir)
     }
   }
-  return [...appends, ...replays, ...(await latencyAndGroups(config, peers, logger)), ...(await restarts(config, logger))]
+  const { runs, batchRecords, keyBytes, seed, readBytes } = config
+  const compression = await compressionWorkloads({ ...config.compression, runs, batchRecords, keyBytes, seed, readBytes, logger })
+  const crc = crcReport(config, appends, replays)
+  const results = [...appends, ...replays, ...(await latencyAndGroups(config, peers, logger)), ...(await restarts(config, logger))]
+  return { results, compression, idempotence, crc }
 }
 
 const met = (r: BenchResult): string => (r.target === null ? '' : r.target.met ? 'yes' : 'NO')
@@ -205,6 +259,71 @@ function throughputTable(results: readonly WorkloadResult[]): string {
 }
 
 const formatRatio = (n: number): string => `${n.toFixed(1)}×`
+const formatFactor = (n: number): string => `${n.toFixed(2)}×`
+const formatGB = (n: number): string => n.toFixed(2)
+
+function compressionTable(report: CompressionReport): string {
+  const rows = report.results.map((r) => [
+    `${r.valueBytes} B`,
+    r.codec,
+    formatSummary(r.append.spool.recordsPerSec, formatInteger),
+    formatSummary(r.appendVsNone, formatPercent),
+    formatSummary(r.append.ratio, formatPercent),
+    formatSummary(r.replay.spool.recordsPerSec, formatInteger),
+    formatSummary(r.replayVsNone, formatPercent),
+    formatSummary(r.replay.ratio, formatPercent),
+    formatBytes(r.diskBytes),
+    formatFactor(r.compressionRatio),
+  ])
+  return markdownTable(
+    ['Values', 'Codec', 'W1 records/s', 'W1 vs none', 'W1 spool/raw', 'W2 records/s', 'W2 vs none', 'W2 spool/raw', 'on disk', 'ratio'],
+    rows,
+    ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+  )
+}
+
+function idempotenceTable(results: readonly IdempotenceResult[]): string {
+  const rows = results.map((r) => [
+    r.title,
+    formatSummary(r.on.recordsPerSec, formatInteger),
+    formatSummary(r.off.recordsPerSec, formatInteger),
+    formatSummary(r.ratio, formatPercent),
+    formatSummary(r.onVsRaw, formatPercent),
+    formatSummary(r.offVsRaw, formatPercent),
+  ])
+  return markdownTable(
+    ['Workload', 'idempotent records/s', 'not idempotent records/s', 'on/off', 'on/raw', 'off/raw'],
+    rows,
+    ['left', 'right', 'right', 'right', 'right', 'right'],
+  )
+}
+
+function crcTables(report: CrcReport): string {
+  const names = Object.keys(report.sizes[0]?.gbPerSec ?? {})
+  const speed = markdownTable(
+    ['Input', ...names.map((n) => `${n} GB/s`), 'crc32c/crc32'],
+    report.sizes.map((s) => [
+      `${formatBytes(s.bytes)}${s.note === '' ? '' : ` (${s.note})`}`,
+      ...names.map((n) => formatSummary(s.gbPerSec[n]!, formatGB)),
+      formatSummary(s.crc32cVsCrc32, formatPercent),
+    ]),
+    ['left', ...names.map((): 'right' => 'right'), 'right'],
+  )
+  const share = markdownTable(
+    ['Workload', 'MB/s', 'batch', 'crc32c GB/s', 'crc32c share of time', 'crc32 GB/s', 'crc32 share of time (v1)'],
+    report.shares.map((s) => [
+      s.workload,
+      formatMB(s.mbPerSec),
+      formatBytes(s.batchBytes),
+      formatGB(s.crc32cGBPerSec),
+      formatPercent(s.crc32cShare),
+      formatGB(s.crc32GBPerSec),
+      formatPercent(s.crc32Share),
+    ]),
+    ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+  )
+  return `${speed}\n\n${share}`
+}
 
 function latencyTable(results: readonly LatencyResult[]): string {
   const rows = results.map((r) => [
@@ -229,7 +348,40 @@ function durationTable(results: readonly DurationResult[]): string {
 
 type RunMachine = MachineInfo & { loadAverageAtStart: number[] }
 
-function report(config: BenchConfig, machine: RunMachine, results: readonly BenchResult[], peers: PeerRun, comparisons: readonly PeerComparison[], date: string, out: string): string {
+function formatCostsReport(config: BenchConfig, costs: FormatCosts): string {
+  const { compression, idempotence, crc } = costs
+  const sizes = config.compression.sizes.map((s) => `${formatInteger(s.records)} records of ${s.valueBytes} B`).join(', ')
+  return [
+    "### Compression: W1 (flush 'never') and W2 with each codec beside none",
+    '',
+    `Codecs here: ${Object.entries(compression.implementations).map(([codec, impl]) => `${codec} = ${impl}`).join('; ')}.`,
+    '',
+    compressionTable(compression),
+    '',
+    `JSON-like event values from a seeded generator (${sizes}; ${config.keyBytes} B keys, ${formatInteger(config.batchRecords)} a batch). W1 = PartitionLog.append(batch, { compression }),`,
+    'W2 = PartitionLog.read from offset 0, as W1 and W2 above. vs none = records/s ÷ none\'s, per round; spool/raw = beside fs.writeSync / fs.readSync of the very bytes that codec',
+    'puts on disk; on disk = sum of the .log files; ratio = uncompressed ÷ on disk. Every codec and its raw twin run in each round, their order rotating.',
+    '',
+    '### Idempotence: on beside off',
+    '',
+    idempotenceTable(idempotence),
+    '',
+    `${formatInteger(idempotence[0]?.records ?? 0)} of W1's ${PRODUCER_VALUE_BYTES} B records. producer.send = P1's loop, spool.producer({ idempotent }); PartitionLog.append = W1's loop, with a producer identity`,
+    '(id, epoch, base sequence) or without. on/off = records/s ratio per round (100% = free); raw = fs.writeSync (+ fdatasync under \'always\') of the same bytes;',
+    'on, off and raw take turns in each round.',
+    '',
+    '### CRC-32C (format v2) beside CRC-32 (v1)',
+    '',
+    `crc32c = ${crc.implementations.crc32c}; crc32 = ${crc.implementations.crc32}.`,
+    '',
+    crcTables(crc),
+    '',
+    'GB = 10^9 bytes; views at varying offsets of a 4 MiB random buffer. Share of time = the workload\'s bytes/s ÷ the checksum\'s bytes/s at its batch size:',
+    'each batch is checksummed once as W1 encodes it and once as W2 reads it (twice when compressed: the plain batch, then the compressed one).',
+  ].join('\n')
+}
+
+function report(config: BenchConfig, machine: RunMachine, results: readonly BenchResult[], costs: FormatCosts, peers: PeerRun, comparisons: readonly PeerComparison[], date: string, out: string): string {
   const of = <K extends BenchResult['kind']>(kind: K) => results.filter((r): r is Extract<BenchResult, { kind: K }> => r.kind === kind)
   const { latency, stabilization, fanout, recovery, open } = config
   return [
@@ -259,6 +411,8 @@ function report(config: BenchConfig, machine: RunMachine, results: readonly Benc
     `killed once ≥ ${formatBytes(recovery.tailBytes)} lay past the recovery point on disk; each log is built by the warm-up, then a new writer appends and is killed before each run (sizes take turns).`,
     `W6: one topic of ${formatInteger(open.segments)} segments over ${open.partitions} partitions, after a clean close, and with the clean-shutdown markers removed (recovery from the recovery point).`,
     `W7: openSpool + one send to a 2-partition topic + close, beside an idle topic of ${config.openClose.idlePartitions.map(formatInteger).join(' and of ')} partitions (closed cleanly).`,
+    '',
+    formatCostsReport(config, costs),
     '',
     '### Peers, same dataset, same run',
     '',
@@ -296,11 +450,11 @@ async function main(): Promise<void> {
   const date = new Date().toISOString()
   const loadAverageAtStart = machineInfo().loadAverage
   const peers = await PeerRun.probe(config.peers.only)
-  const results = await runAll(config, peers, logger)
+  const { results, ...costs } = await runAll(config, peers, logger)
   const machine: RunMachine = { ...machineInfo(), loadAverageAtStart }
   const comparisons = peerComparisons(results, peers.reports)
-  writeJson(out, { schema: 1, date, mode: config.mode, machine, config, workloads: results, peers: peers.reports, peerComparisons: comparisons, warnings })
-  process.stdout.write(`${report(config, machine, results, peers, comparisons, date, out)}\n`)
+  writeJson(out, { schema: 1, date, mode: config.mode, machine, config, workloads: results, ...costs, peers: peers.reports, peerComparisons: comparisons, warnings })
+  process.stdout.write(`${report(config, machine, results, costs, peers, comparisons, date, out)}\n`)
 }
 
 main().catch((error: unknown) => {

@@ -51,8 +51,13 @@ export function recordBytes(seed: number, length: number): Buffer {
 }
 
 export function makeDataset(spec: DatasetSpec): Dataset {
+  return datasetFromArena(spec, recordBytes(spec.seed, spec.records * (spec.keyBytes + spec.valueBytes)))
+}
+
+/** The dataset whose records are `arena`'s bytes, key, value, key, value... (`spec.records` of each). */
+export function datasetFromArena(spec: DatasetSpec, arena: Buffer): Dataset {
   const recordBytesEach = spec.keyBytes + spec.valueBytes
-  const arena = recordBytes(spec.seed, spec.records * recordBytesEach)
+  if (arena.length !== spec.records * recordBytesEach) throw new Error(`dataset: ${arena.length} bytes of records, expected ${spec.records * recordBytesEach}`)
   const batches: RecordInput[][] = []
   const encoded: Buffer[] = []
   let bytes = 0
@@ -70,4 +75,19 @@ export function makeDataset(spec: DatasetSpec): Dataset {
     bytes += batchBytes.length
   }
   return { ...spec, batches, encoded, bytes }
+}
+
+/** The first `records` records of `data` (rounded up to whole batches), sharing its buffers. */
+export function datasetPrefix(data: Dataset, records: number): Dataset {
+  if (records >= data.records) return data
+  const batches = Math.ceil(records / data.batchRecords)
+  const encoded = data.encoded.slice(0, batches)
+  const kept = data.batches.slice(0, batches)
+  return {
+    ...data,
+    records: kept.reduce((sum, batch) => sum + batch.length, 0),
+    batches: kept,
+    encoded,
+    bytes: encoded.reduce((sum, chunk) => sum + chunk.length, 0),
+  }
 }

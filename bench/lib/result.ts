@@ -94,7 +94,7 @@ function withTarget<R extends ResultBase>(result: Omit<R, 'target'>, target: Tar
   return { ...result, target: target === null ? null : { text: target.text, met: target.met(result) } } as R
 }
 
-function side(label: string, samples: readonly number[], warmup: number, records: number, bytes: number): SideResult {
+export function sideResult(label: string, samples: readonly number[], warmup: number, records: number, bytes: number): SideResult {
   return {
     label,
     seconds: summarize(samples),
@@ -124,7 +124,7 @@ export function workloadResult(
   samples: PairedSamples,
   target: Target<WorkloadResult> | null,
 ): WorkloadResult {
-  const sides = bothSides(labels, samples, (label, seconds, warmup) => side(label, seconds, warmup, base.records, base.bytes))
+  const sides = bothSides(labels, samples, (label, seconds, warmup) => sideResult(label, seconds, warmup, base.records, base.bytes))
   const ratio = summarize(samples.spool.map((s, run) => samples.raw[run]! / s))
   return withTarget<WorkloadResult>({ kind: 'throughput', ...base, ...sides, ratio }, target)
 }

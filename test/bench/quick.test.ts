@@ -85,6 +85,69 @@ function expectLatency(w: Record<string, unknown>, id: string): void {
   for (const p of ['p50', 'p99', 'p999']) expectSummary((w['ratio'] as Record<string, unknown>)[p], `${id}.ratio.${p}`)
 }
 
+/** A throughput workload: positive figures on both sides, a sample a run, and the ratio. */
+function expectThroughput(w: Record<string, unknown>, id: string): void {
+  expect(w['kind'], `${id}.kind`).toBe('throughput')
+  for (const field of ['records', 'bytes', 'valueBytes']) expectPositive(w[field], `${id}.${field}`)
+  for (const sideName of ['spool', 'raw']) {
+    const side = w[sideName] as Record<string, unknown>
+    for (const figure of ['recordsPerSec', 'mbPerSec']) expectSummary(side[figure], `${id}.${sideName}.${figure}`)
+    expectSeconds(side, w['runs'], `${id}.${sideName}`)
+  }
+  expectSummary(w['ratio'], `${id}.ratio`)
+}
+
+const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
+
+/** W1/W2 of each codec at each value size, on compressible data: every codec but none shrinks it. */
+function expectCompression(compression: Record<string, unknown>): void {
+  const implementations = compression['implementations'] as Record<string, unknown>
+  expect(Object.keys(implementations)).toEqual(CODECS)
+  for (const codec of CODECS) expect(implementations[codec], `implementation of ${codec}`).toMatch(/\S/)
+  const results = compression['results'] as Record<string, unknown>[]
+  expect(results.map((r) => `${String(r['valueBytes'])}:${String(r['codec'])}`)).toEqual([100, 1024].flatMap((size) => CODECS.map((codec) => `${size}:${codec}`)))
+  for (const r of results) {
+    const what = `compression ${String(r['valueBytes'])} B ${String(r['codec'])}`
+    for (const field of ['records', 'plainBytes', 'diskBytes']) expectPositive(r[field], `${what}.${field}`)
+    if (r['codec'] === 'none') expect(r['diskBytes'], `${what}: none stores the batches as they are`).toBe(r['plainBytes'])
+    else expect(r['compressionRatio'] as number, `${what}.compressionRatio`).toBeGreaterThan(1.5)
+    expectThroughput(r['append'] as Record<string, unknown>, `${what}.append`)
+    expectThroughput(r['replay'] as Record<string, unknown>, `${what}.replay`)
+    expectSummary(r['appendVsNone'], `${what}.appendVsNone`)
+    expectSummary(r['replayVsNone'], `${what}.replayVsNone`)
+  }
+}
+
+/** Idempotence on and off, through the producer and through PartitionLog.append, each flush policy. */
+function expectIdempotence(results: Record<string, unknown>[]): void {
+  expect(results.map((r) => r['id'])).toEqual(['I1.producer.100B.never', 'I1.producer.100B.always', 'I1.append.100B.never', 'I1.append.100B.always'])
+  for (const r of results) {
+    const id = String(r['id'])
+    for (const field of ['records', 'bytes', 'valueBytes']) expectPositive(r[field], `${id}.${field}`)
+    for (const sideName of ['on', 'off', 'raw']) {
+      const side = r[sideName] as Record<string, unknown>
+      expectSummary(side['recordsPerSec'], `${id}.${sideName}.recordsPerSec`)
+      expectSeconds(side, r['runs'], `${id}.${sideName}`)
+    }
+    for (const ratio of ['ratio', 'onVsRaw', 'offVsRaw']) expectSummary(r[ratio], `${id}.${ratio}`)
+  }
+}
+
+/** CRC-32C and CRC-32 at the sizes asked for, and their share of W1 'never' and W2 at both value sizes. */
+function expectCrc(crc: Record<string, unknown>): void {
+  const sizes = crc['sizes'] as Record<string, unknown>[]
+  const bytes = sizes.map((s) => s['bytes'])
+  for (const size of [100, 1024, 16 * 1024, 1024 * 1024]) expect(bytes, 'crc sizes').toContain(size)
+  for (const s of sizes) {
+    const gbPerSec = s['gbPerSec'] as Record<string, unknown>
+    for (const name of ['crc32c', 'crc32']) expectSummary(gbPerSec[name], `crc ${String(s['bytes'])} B ${name}`)
+    expectSummary(s['crc32cVsCrc32'], `crc ${String(s['bytes'])} B crc32cVsCrc32`)
+  }
+  const shares = crc['shares'] as Record<string, unknown>[]
+  expect(shares.map((s) => s['workload'])).toEqual(['W1.append.100B.never', 'W1.append.1024B.never', 'W2.replay.100B', 'W2.replay.1024B'])
+  for (const s of shares) for (const field of ['mbPerSec', 'batchBytes', 'crc32cShare', 'crc32Share']) expectPositive(s[field], `crc share of ${String(s['workload'])}.${field}`)
+}
+
 const PEERS = ['sqlite', 'leveldb', 'hypercore', 'redis', 'nats']
 
 /**
@@ -132,17 +195,12 @@ describe('npm run bench -- --quick', () => {
       expect(w['runs'] as number, `${id}.runs`).toBeGreaterThanOrEqual(3)
       if (w['kind'] === 'latency') expectLatency(w, id)
       else if (w['kind'] === 'duration') expectSeconds(w['spool'] as Record<string, unknown>, w['runs'], `${id}.spool`)
-      else {
-        expect(w['kind'], `${id}.kind`).toBe('throughput')
-        for (const field of ['records', 'bytes', 'valueBytes']) expectPositive(w[field], `${id}.${field}`)
-        for (const sideName of ['spool', 'raw']) {
-          const side = w[sideName] as Record<string, unknown>
-          for (const figure of ['recordsPerSec', 'mbPerSec']) expectSummary(side[figure], `${id}.${sideName}.${figure}`)
-          expectSeconds(side, w['runs'], `${id}.${sideName}`)
-        }
-        expectSummary(w['ratio'], `${id}.ratio`)
-      }
+      else expectThroughput(w, id)
     }
+    expectCompression(results.compression)
+    expectIdempotence(results.idempotence)
+    expectCrc(results.crc)
+    for (const section of ['### Compression', '### Idempotence', '### CRC-32C']) expect(run.stdout).toContain(section)
 
     expectPeers(results.peers as Record<string, unknown>[], results.peerComparisons as Record<string, unknown>[])
 
