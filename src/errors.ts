@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   'PRODUCER_FENCED',
   'OUT_OF_ORDER_SEQUENCE',
   'INVALID_TIMESTAMP',
+  'DATA_DIR_NOT_FOUND',
+  'NEEDS_OWNER',
 ] as const
 
 export type SpoolErrorCode = (typeof ERROR_CODES)[number]

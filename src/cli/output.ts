@@ -5,6 +5,33 @@ import type { Writable } from 'node:stream'
 export interface CliStreams {
   stdout: Writable
   stderr: Writable
+  /**
+   * Aborted once stdout takes no more output: its reader has gone (EPIPE, as after
+   * `| head -2`), or a write failed; `reason` is the error. Writes after it are dropped
+   * (they never throw). A command that writes in a loop stops when it aborts and finishes
+   * cleanly (closes what it opened, commits only what was written); the process then
+   * exits 141, quietly, as `cat` does (see main.ts). Make one with watchOutput().
+   */
+  stdoutClosed: AbortSignal
+}
+
+/**
+ * The signal for CliStreams.stdoutClosed: listens for the stream's errors, so that a
+ * write to a closed pipe ends the command quietly instead of as an unhandled 'error'
+ * event with a stack trace.
+ */
+export function watchOutput(stream: Writable): AbortSignal {
+  const controller = new AbortController()
+  stream.on('error', (error: Error) => {
+    if (!controller.signal.aborted) controller.abort(error)
+  })
+  return controller.signal
+}
+
+/** Whether an error only says that the output's reader has gone (or that the stream was ended because of it). */
+export function isClosedOutput(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END'
 }
 
 /** Options every command understands. */

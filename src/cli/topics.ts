@@ -3,12 +3,13 @@ import { invalidArgument } from '../errors.js'
 import type { FlushPolicy } from '../storage/flush-policy.js'
 import type { TopicConfig } from '../topics/topic-config.js'
 import type { TopicDescription } from '../topics/topics.js'
-import { integerOption, withSpool } from './open.js'
+import { integerArgument, integerOption, withSpool } from './open.js'
 import { type CliStreams, type GlobalOptions, humanBytes, table, writeJson, writeLine } from './output.js'
 
 /** `spool topics create|list|describe|delete|add-partitions`. */
 
 interface CreateFlags {
+  create?: boolean
   partitions?: string
   flush?: string
   segmentBytes?: string
@@ -87,8 +88,10 @@ export function topicsCommand(out: CliStreams, globals: () => GlobalOptions): Co
     .option('--timestamp-type <type>', "'create' (the producer's, default) or 'logAppend' (the append time)")
     .option('--timestamp-before-max-ms <ms>', 'refuse records stamped further in the past (default: any)')
     .option('--timestamp-after-max-ms <ms>', 'refuse records stamped further in the future (default: 1 hour)')
+    .option('--create', 'create the data directory if it does not exist (as spool init does)')
     .action(async (name: string, flags: CreateFlags) => {
-      const created = await withSpool(globals(), 'write', (spool) => spool.createTopic(name, createOptions(flags)))
+      const options = createOptions(flags) // the command line is checked before the data directory is opened
+      const created = await withSpool(globals(), 'write', (spool) => spool.createTopic(name, options), { create: flags.create === true })
       if (globals().json) writeJson(out.stdout, created)
       else writeLine(out.stdout, `created topic ${name} with ${created.config.partitions} partitions`)
     })
@@ -134,7 +137,7 @@ export function topicsCommand(out: CliStreams, globals: () => GlobalOptions): Co
     .argument('<name>')
     .argument('<total>', 'the new partition count')
     .action(async (name: string, total: string) => {
-      const count = Number(total) // the engine checks it is a count above the current one
+      const count = integerArgument('total', total, 1) // the engine checks it is above the current count
       const described = await withSpool(globals(), 'write', (spool) => spool.addPartitions(name, count))
       if (globals().json) writeJson(out.stdout, described)
       else writeLine(out.stdout, `topic ${name} now has ${described.partitions.length} partitions`)

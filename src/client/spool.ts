@@ -46,9 +46,17 @@ export interface SpoolOptions extends TopicOptions {
   cleanerIntervalMs?: number
   /**
    * Inspect only: takes no lock (works while another process writes), changes no file,
-   * refuses topic changes and producers. What it reads is the data as of the open.
+   * refuses topic changes, producers and consumers (NEEDS_OWNER). What it reads is the
+   * data as of the open; `read(…, { follow: true })` follows what the writer appends after.
    */
   readOnly?: boolean
+  /**
+   * Whether a writable open creates the data directory (and its parents) when it does not
+   * exist. Default true; with false, a missing directory fails with DATA_DIR_NOT_FOUND, as
+   * it always does for a read-only open (the CLI creates one only on `spool init` or
+   * `--create`, so that a mistyped --data-dir is not made silently).
+   */
+  create?: boolean
 }
 
 /**
@@ -122,6 +130,7 @@ export class Spool {
       io = nodeIO,
       cleanerIntervalMs = DEFAULT_CLEANER_INTERVAL_MS,
       readOnly = false,
+      create = true,
       openGroupDatabase,
       ...topicDefaults
     } = options
@@ -131,7 +140,8 @@ export class Spool {
     const defaults = resolveTopicConfig(topicDefaults, DEFAULT_TOPIC_CONFIG)
     // A directory that exists must be a spool's, for writing as for reading: a typo in
     // --data-dir must not lock, create files in, or "recover" someone else's folder.
-    const entries = await existingEntries(io, dir, readOnly)
+    if (typeof create !== 'boolean') throw invalidArgument('create', 'must be true or false')
+    const entries = await existingEntries(io, dir, !readOnly && create)
     if (entries !== null) checkLooksLikeSpool(dir, entries)
     else await createDirectoryDurably(io, dir)
     const lock = readOnly ? null : await acquireDirLock(dir, io)
@@ -220,7 +230,14 @@ export class Spool {
    */
   consumer(options: ConsumerOptions): Consumer {
     this.checkOpen()
-    if (this.readOnly) throw invalidArgument('consumer', `is not available: ${this.dir} was opened read-only`)
+    if (this.readOnly) {
+      throw new SpoolError(
+        'NEEDS_OWNER',
+        `consumer is not available: ${this.dir} was opened read-only, and group consumption needs the owning process (the one that opened it writable): ` +
+          'consume there, or run `spool serve` there once the Kafka listener lands; spool.read() follows a topic read-only',
+        { details: { field: 'consumer' } },
+      )
+    }
     const consumer = new Consumer(
       { topics: this.topics, hub: this.groups, clock: this.clock, logger: this.logger, onClosed: (c) => this.consumers.delete(c) },
       options,
@@ -302,12 +319,24 @@ function checkLooksLikeSpool(dir: string, entries: readonly string[]): void {
   )
 }
 
-/** The data directory's entries; null when it does not exist and may be created (a writable open). */
-async function existingEntries(io: StorageIO, dir: string, readOnly: boolean): Promise<string[] | null> {
+/**
+ * The data directory's entries; null when it does not exist and may be created. A
+ * directory that is not there, when it may not be created, is DATA_DIR_NOT_FOUND: a
+ * mistyped path, not a disk to check.
+ */
+async function existingEntries(io: StorageIO, dir: string, mayCreate: boolean): Promise<string[] | null> {
   try {
     return await io.readdir(dir)
   } catch (error) {
-    if (!readOnly && (error as NodeJS.ErrnoException).code === 'ENOENT') return null
+    const errno = (error as NodeJS.ErrnoException).code
+    if (errno === 'ENOENT' && mayCreate) return null
+    if (errno === 'ENOENT' || errno === 'ENOTDIR') {
+      const what = errno === 'ENOENT' ? 'does not exist' : 'is not a directory'
+      throw new SpoolError('DATA_DIR_NOT_FOUND', `the data directory ${dir} ${what}; check --data-dir (or $${DATA_DIR_ENV})`, {
+        cause: error,
+        details: { dir, errno },
+      })
+    }
     throw ioError('opening the data directory', dir, error)
   }
 }

@@ -25,18 +25,19 @@ describe('the CLI on bad input: one line, a non-zero exit, the data untouched', 
     const notSpool = tempDir()
     fs.writeFileSync(path.join(notSpool, 'notes.txt'), 'mine')
 
-    const cases: [string[], string, string][] = [
-      [['consume', 'nope'], dir, 'UNKNOWN_TOPIC'],
-      [['groups', 'describe', 'nobody'], dir, 'UNKNOWN_GROUP'],
-      [['consume', 'orders', '--partition', '0', '--offset', '99'], dir, 'OFFSET_OUT_OF_RANGE'],
-      [['replay', 'orders', '--from-time', 'last tuesday'], dir, 'INVALID_ARGUMENT'],
-      [['topics', 'list', '--data-dir', notSpool], notSpool, 'INVALID_ARGUMENT'],
-      [['produce', 'orders', '--data-dir', notSpool], notSpool, 'INVALID_ARGUMENT'],
+    // An INVALID_ARGUMENT is something the user typed: exit 2, as a bad command line.
+    const cases: [string[], string, string, number][] = [
+      [['consume', 'nope'], dir, 'UNKNOWN_TOPIC', 1],
+      [['groups', 'describe', 'nobody'], dir, 'UNKNOWN_GROUP', 1],
+      [['consume', 'orders', '--partition', '0', '--offset', '99'], dir, 'OFFSET_OUT_OF_RANGE', 1],
+      [['replay', 'orders', '--from-time', 'last tuesday'], dir, 'INVALID_ARGUMENT', 2],
+      [['topics', 'list', '--data-dir', notSpool], notSpool, 'INVALID_ARGUMENT', 2],
+      [['produce', 'orders', '--data-dir', notSpool], notSpool, 'INVALID_ARGUMENT', 2],
     ]
-    for (const [args, touched, code] of cases) {
+    for (const [args, touched, code, status] of cases) {
       const before = snapshot(touched)
       const result = cli(args, 'x\n')
-      expect(result.code, args.join(' ')).toBe(1)
+      expect(result.code, args.join(' ')).toBe(status)
       expect(result.stderr.trim().split('\n'), args.join(' ')).toEqual([expect.stringMatching(new RegExp(`^spool: .*\\[${code}\\]$`))])
       expect(snapshot(touched), args.join(' ')).toEqual(before)
     }
@@ -65,7 +66,7 @@ describe('the CLI on bad input: one line, a non-zero exit, the data untouched', 
     const names = fs.readdirSync(victim).sort()
     for (const args of [['topics', 'create', 'x'], ['produce', 'x']]) {
       const result = runCli(['--data-dir', victim, ...args], 'x\n')
-      expect(result.code, args.join(' ')).toBe(1)
+      expect(result.code, args.join(' ')).toBe(2) // INVALID_ARGUMENT: check --data-dir
       expect(result.stderr, args.join(' ')).toMatch(/is not a spool data directory.*\[INVALID_ARGUMENT\]/)
     }
     expect(snapshot(victim)).toEqual(before)

@@ -125,7 +125,7 @@ describe('spool segments (the built CLI, as a subprocess)', { timeout: CLI_TEST_
 
   it('prints one line for a user error, a stack only with --debug, and exit 2 for a bad command line', () => {
     const missing = runCli(['segments', 'dump', '/nonexistent/00000000000000000000.log'])
-    expect(missing.code).toBe(1)
+    expect(missing.code).toBe(2)
     expect(missing.stderr.trim().split('\n')).toEqual(['spool: /nonexistent/00000000000000000000.log does not exist [INVALID_ARGUMENT]'])
     const debug = runCli(['--debug', 'segments', 'dump', '/nonexistent/00000000000000000000.log'])
     expect(debug.stderr).toMatch(/\n\s+at /)

@@ -57,7 +57,7 @@ describe('spool topics, produce, consume and replay (the built CLI, as a subproc
     const lastTime = (u1[1]!.timestamp as number) + 1
     expect(cli(['replay', 'orders', '--partition', String(p), '--from-time', new Date(0).toISOString(), '--to-time', String(lastTime)]).stdout).toBe('first\nthird\n')
     expect(cli(['replay', 'orders', '--partition', String(p), '--from-time', String(lastTime)]).stdout).toBe('')
-    expect(cli(['replay', 'orders']).code).toBe(1) // needs a start
+    expect(cli(['replay', 'orders']).code).toBe(2) // needs a start: a usage error
   })
 
   it('reads while an application holds the write lock, changing nothing', async () => {
