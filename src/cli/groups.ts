@@ -56,7 +56,14 @@ function describeText(report: GroupReport): string {
     humanDuration(p.timeMs),
     orDash(p.owner),
   ])
-  lines.push(rows.length === 0 ? 'no partitions (its topics were deleted)' : table(['topic', 'partition', 'committed', 'endOffset', 'lag', 'lagSize', 'lagTime', 'owner'], rows))
+  const deleted = report.deletedTopics.join(', ')
+  if (rows.length > 0) {
+    lines.push(table(['topic', 'partition', 'committed', 'endOffset', 'lag', 'lagSize', 'lagTime', 'owner'], rows))
+    if (deleted !== '') lines.push(`it also has committed offsets on deleted topics: ${deleted}`)
+  } else {
+    // No partition to show: either nothing was committed yet, or only on topics since deleted.
+    lines.push(deleted === '' ? 'no committed offsets yet' : `no partitions: its topics were deleted (${deleted})`)
+  }
   return lines.join('\n')
 }
 

@@ -3,9 +3,6 @@ import path from 'node:path'
 import { Command } from 'commander'
 import { SpoolError } from '../errors.js'
 import { DEFAULT_MAX_BATCH_BYTES } from '../limits.js'
-import { batchCodec } from '../record/batch-decoder.js'
-import { ATTRIBUTES_LOG_APPEND_TIME } from '../record/batch-format.js'
-import type { StoredRecord } from '../record/types.js'
 import type { FlushPolicy } from '../storage/flush-policy.js'
 import { nodeIO } from '../storage/io.js'
 import { readLogPosition } from '../storage/log-files.js'
@@ -13,11 +10,12 @@ import { stderrLogger } from '../storage/logger.js'
 import { CLEAN_SHUTDOWN_FILE, INDEX_SUFFIX, LOG_SUFFIX, RECOVERY_CHECKPOINT_FILE, TIME_INDEX_SUFFIX, parseSegmentFileName } from '../storage/paths.js'
 import { type QuarantinedRange, describeRange, readQuarantineRecord } from '../storage/quarantine-record.js'
 import { type DamageVerdict, judgeDamage } from '../storage/recovery.js'
-import { type BatchReport, type LogReport, inspectIndex, inspectLog } from '../storage/segment-inspector.js'
+import { type LogReport, inspectIndex, inspectLog } from '../storage/segment-inspector.js'
 import { partitionDirs, segmentLogs, topicConfigOf } from './partition-dirs.js'
 import { Progress } from './progress.js'
+import { dumpCommand } from './segments-dump.js'
 import { repairCommand } from './segments-repair.js'
-import { type CliStreams, type GlobalOptions, base64OrNull, humanBytes, isoTime, showBytes, table, writeJson, writeLine } from './output.js'
+import { type CliStreams, type GlobalOptions, humanBytes, isoTime, table, writeJson, writeLine } from './output.js'
 
 /**
  * `spool segments dump|index|verify|repair`: inspection of segment files (read-only, safe
@@ -43,89 +41,19 @@ function logOptions(records: boolean): { records: boolean; maxBatchBytes: number
   return { records, maxBatchBytes: DEFAULT_MAX_BATCH_BYTES }
 }
 
-function recordJson(record: StoredRecord): unknown {
-  return {
-    offset: record.offset,
-    timestamp: record.timestamp,
-    key: base64OrNull(record.key),
-    value: base64OrNull(record.value),
-    headers: record.headers.map((h) => ({ key: h.key, value: base64OrNull(h.value) })),
-  }
+/**
+ * A command line that names the wrong kind of segment file: refused before anything is
+ * read (INVALID_ARGUMENT: a usage error, exit 2).
+ */
+function wrongKind(file: string, expected: string, other: string): SpoolError {
+  return new SpoolError('INVALID_ARGUMENT', `${file} is not a ${expected} file; ${other}`, { details: { field: 'file' } })
 }
 
-function batchJson(batch: BatchReport): unknown {
-  const { header } = batch
-  return {
-    baseOffset: header.baseOffset,
-    lastOffset: batch.lastOffset,
-    position: batch.position,
-    sizeBytes: header.sizeBytes,
-    recordCount: header.recordCount,
-    crc: header.crc.toString(16).padStart(8, '0'),
-    crcOk: batch.crcOk,
-    format: batch.format,
-    compression: batchCodec(header),
-    timestampType: (header.attributes & ATTRIBUTES_LOG_APPEND_TIME) === 0 ? 'create' : 'logAppend',
-    producerId: header.producerId,
-    producerEpoch: header.producerEpoch,
-    baseSequence: header.baseSequence,
-    ok: batch.ok,
-    ...(batch.problem === undefined ? {} : { problem: batch.problem }),
-    baseTimestamp: header.baseTimestamp,
-    maxTimestamp: header.maxTimestamp,
-    ...(batch.records === undefined ? {} : { records: batch.records.map(recordJson) }),
-  }
-}
-
-function printDump(out: CliStreams, file: string, report: LogReport): void {
-  const records = report.batches.reduce((sum, b) => sum + b.header.recordCount, 0)
-  writeLine(out.stdout, `${file}: ${humanBytes(report.sizeBytes)}, ${report.batches.length} batches, ${records} records`)
-  const rows = report.batches.map((b) => [
-    String(b.header.baseOffset),
-    String(b.lastOffset),
-    String(b.position),
-    String(b.header.sizeBytes),
-    String(b.header.recordCount),
-    b.ok ? (b.format === 1 ? 'ok (v1)' : 'ok') : b.crcOk ? 'BAD offsets' : 'BAD',
-    batchCodec(b.header),
-    b.header.producerId < 0 ? '-' : `${b.header.producerId}/${b.header.producerEpoch}/${b.header.baseSequence}`,
-    isoTime(b.header.baseTimestamp),
-    `${isoTime(b.header.maxTimestamp)}${(b.header.attributes & ATTRIBUTES_LOG_APPEND_TIME) === 0 ? '' : ' (append)'}`,
-  ])
-  const headers = ['baseOffset', 'lastOffset', 'position', 'size', 'records', 'crc', 'codec', 'producer/epoch/seq', 'baseTimestamp', 'maxTimestamp']
-  const lines = table(headers, rows).split('\n')
-  writeLine(out.stdout, lines[0])
-  report.batches.forEach((batch, i) => {
-    writeLine(out.stdout, lines[i + 1])
-    for (const record of batch.records ?? []) {
-      const headerText = record.headers.map((h) => `${h.key}=${showBytes(h.value)}`).join(' ')
-      writeLine(out.stdout, `    offset ${record.offset}  ${isoTime(record.timestamp)}  key=${showBytes(record.key)}  value=${showBytes(record.value)}${headerText === '' ? '' : `  headers: ${headerText}`}`)
-    }
-  })
-  for (const stretch of report.skipped) writeLine(out.stdout, `damaged bytes ${stretch.position}..${stretch.end - 1}: ${stretch.why}`)
-  if (report.unreadable !== null) writeLine(out.stdout, `unreadable from byte ${report.unreadable.position}: ${report.unreadable.why}`)
-}
-
-function damaged(report: LogReport): boolean {
-  return report.batches.some((b) => !b.ok) || report.skipped.length > 0 || report.unreadable !== null
-}
-
-function dumpCommand(out: CliStreams, globals: () => GlobalOptions): Command {
-  return new Command('dump')
-    .description('print every batch of a .log file (and with --records every record)')
-    .argument('<file.log>', 'a segment log file')
-    .option('--records', 'print the records too')
-    .action(async (file: string, options: { records?: boolean }) => {
-      requireFile(file)
-      baseOffsetOf(file)
-      const report = await inspectLog(nodeIO, file, logOptions(options.records === true))
-      if (globals().json) {
-        writeJson(out.stdout, { file, sizeBytes: report.sizeBytes, batches: report.batches.map(batchJson), skipped: report.skipped, unreadable: report.unreadable })
-      } else {
-        printDump(out, file, report)
-      }
-      if (damaged(report)) process.exitCode = 1
-    })
+/** `segments dump` reads a segment's .log. */
+function checkLogFile(file: string): void {
+  if (/\.(index|timeindex)$/.test(file)) throw wrongKind(file, '.log', '`spool segments index` reads index files')
+  requireFile(file)
+  baseOffsetOf(file)
 }
 
 function indexCommand(out: CliStreams, globals: () => GlobalOptions): Command {
@@ -133,6 +61,7 @@ function indexCommand(out: CliStreams, globals: () => GlobalOptions): Command {
     .description('print the entries of a .index or .timeindex file, each checked against its .log')
     .argument('<file>', 'a segment .index or .timeindex file')
     .action(async (file: string) => {
+      if (file.endsWith(LOG_SUFFIX)) throw wrongKind(file, '.index or .timeindex', '`spool segments dump` reads .log files')
       requireFile(file)
       const base = baseOffsetOf(file)
       const logFile = file.replace(/\.(index|timeindex)$/, LOG_SUFFIX)
@@ -159,11 +88,37 @@ interface Problem {
   position: number
   offset: number | null
   why: string
-  /** What recovery makes of it (recovery.ts, judgeDamage); null for an index problem (indexes are rebuilt). */
-  verdict: DamageVerdict | null
+  /** What recovery makes of it (recovery.ts, judgeDamage). */
+  verdict: DamageVerdict
   /** A tail recovery truncates on the next open (a torn tail, or an unflushed one), not corruption. */
   tornTail: boolean
 }
+
+/**
+ * A damaged `.index` or `.timeindex`: not damage to data (an index is derived from its
+ * `.log`, which holds every record), so a warning, never an exit status of 1.
+ */
+interface IndexWarning {
+  file: string
+  /** The offset of the bad entry; null when the file as a whole is unusable. */
+  offset: number | null
+  why: string
+  /** What becomes of it, and what to do if anything. */
+  action: string
+}
+
+/**
+ * What spool does about each kind of index damage (segment.ts, log-reader.ts): an index
+ * file it cannot use (size, order) is rebuilt from the .log when the segment is loaded; an
+ * offset entry that points at the wrong batch is found, and the index rebuilt, by the
+ * first read that uses it. A time entry is never checked against the log, so only a
+ * rebuild replaces it: deleting the file makes the next load rebuild it.
+ */
+const INDEX_ACTIONS = {
+  unusable: 'spool rebuilds it from the .log when it next loads the segment',
+  offsetEntry: 'spool rebuilds this index from the .log at the first read that uses the entry',
+  timeEntry: 'lookups by time may answer a later offset until this index is rebuilt: delete the file, and spool rebuilds it from the .log when it next loads the segment',
+} as const
 
 /** What recovery would know of a partition directory at its next open (recovery.ts). */
 interface PartitionFacts {
@@ -203,6 +158,7 @@ function verdictOf(facts: PartitionFacts, logs: string[], i: number, position: n
 async function verifyPartition(
   dir: string,
   problems: Problem[],
+  warnings: IndexWarning[],
   totals: { segments: number; batches: number; records: number; bytes: number },
   progress: Progress,
 ): Promise<void> {
@@ -236,10 +192,10 @@ async function verifyPartition(
       const indexFile = file.slice(0, -LOG_SUFFIX.length) + suffix
       if (!fs.existsSync(indexFile)) continue // rebuilt from the log on open: not damage to data
       const index = await inspectIndex(nodeIO, indexFile, report, base)
-      const rebuilt = { verdict: null, tornTail: false }
-      if (index.problem !== null) problems.push({ file: indexFile, position: 0, offset: null, why: `${index.problem} (rebuilt on open)`, ...rebuilt })
+      if (index.problem !== null) warnings.push({ file: indexFile, offset: null, why: index.problem, action: INDEX_ACTIONS.unusable })
       for (const entry of index.entries.filter((e) => !e.ok)) {
-        problems.push({ file: indexFile, position: 0, offset: entry.offset, why: entry.why ?? 'bad entry', ...rebuilt })
+        const action = index.kind === 'offset' ? INDEX_ACTIONS.offsetEntry : INDEX_ACTIONS.timeEntry
+        warnings.push({ file: indexFile, offset: entry.offset, why: entry.why ?? 'bad entry', action })
       }
     }
   }
@@ -253,16 +209,17 @@ const VERDICT_TEXT: Record<DamageVerdict, string> = {
 
 function problemLine(p: Problem): string {
   const where = `${p.file}: at byte ${p.position}${p.offset === null ? '' : ` (offset ${p.offset})`}`
-  const label = p.verdict === null ? 'CORRUPT' : VERDICT_TEXT[p.verdict]
   const after =
     p.verdict === 'torn-tail'
       ? ' — recovery truncates it on the next open'
       : p.verdict === 'unflushed-tail'
         ? ' — written after the last fsync of a topic that does not flush always; recovery truncates it on the next open'
-        : p.verdict === 'corrupt'
-          ? ' — `spool segments repair` moves it aside'
-          : ''
-  return `${label}: ${where}: ${p.why}${after}`
+        : ' — `spool segments repair` moves it aside'
+  return `${VERDICT_TEXT[p.verdict]}: ${where}: ${p.why}${after}`
+}
+
+function warningLine(w: IndexWarning): string {
+  return `warning: ${w.file}: ${w.offset === null ? '' : `the entry for offset ${w.offset}: `}${w.why} — ${w.action}`
 }
 
 function verifyCommand(out: CliStreams, globals: () => GlobalOptions): Command {
@@ -273,22 +230,25 @@ function verifyCommand(out: CliStreams, globals: () => GlobalOptions): Command {
       const { dataDir, json } = globals()
       const dirs = partitionDirs(target, dataDir)
       const problems: Problem[] = []
+      const warnings: IndexWarning[] = []
       const quarantined: Array<QuarantinedRange & { dir: string }> = []
       const totals = { segments: 0, batches: 0, records: 0, bytes: 0 }
       const progress = new Progress(out.stderr, 'verifying', dirs.reduce((sum, dir) => sum + segmentLogs(dir).length, 0))
       for (const dir of dirs) {
-        await verifyPartition(dir, problems, totals, progress)
+        await verifyPartition(dir, problems, warnings, totals, progress)
         for (const range of await readQuarantineRecord(nodeIO, dir, stderrLogger)) quarantined.push({ dir, ...range })
       }
       progress.done()
       const corrupt = problems.filter((p) => !p.tornTail)
       if (json) {
-        writeJson(out.stdout, { ok: corrupt.length === 0, partitions: dirs.length, ...totals, problems, quarantined })
+        writeJson(out.stdout, { ok: corrupt.length === 0, partitions: dirs.length, ...totals, problems, warnings, quarantined })
       } else {
         for (const p of problems) writeLine(out.stdout, problemLine(p))
+        for (const w of warnings) writeLine(out.stdout, warningLine(w))
         for (const q of quarantined) writeLine(out.stdout, `quarantined: ${q.dir}: ${describeRange(q)}`)
         const summary = `${dirs.length} partitions, ${totals.segments} segments, ${totals.batches} batches, ${totals.records} records, ${humanBytes(totals.bytes)}`
-        writeLine(out.stdout, corrupt.length === 0 ? `verified ${summary}: OK` : `verified ${summary}: ${corrupt.length} CORRUPT`)
+        const warned = warnings.length === 0 ? '' : `, ${warnings.length} index warning${warnings.length === 1 ? '' : 's'}`
+        writeLine(out.stdout, corrupt.length === 0 ? `verified ${summary}: OK${warned}` : `verified ${summary}: ${corrupt.length} CORRUPT${warned}`)
       }
       if (corrupt.length > 0) process.exitCode = 1
     })
@@ -297,7 +257,7 @@ function verifyCommand(out: CliStreams, globals: () => GlobalOptions): Command {
 export function segmentsCommand(out: CliStreams, globals: () => GlobalOptions): Command {
   return new Command('segments')
     .description('inspect segment files (read-only: safe while an application writes), and repair damaged ones')
-    .addCommand(dumpCommand(out, globals))
+    .addCommand(dumpCommand(out, globals, checkLogFile))
     .addCommand(indexCommand(out, globals))
     .addCommand(verifyCommand(out, globals))
     .addCommand(repairCommand(out, globals))

@@ -23,6 +23,8 @@ export interface GroupReport {
   assignor: string | null
   members: { memberId: string; instanceId: string | null; topics: string[]; assigned: TopicPartition[] }[]
   partitions: GroupPartitionReport[]
+  /** Topics the group has committed offsets on that no longer exist (deleted): they have no partitions to show. */
+  deletedTopics: string[]
 }
 
 /** Where to move a group's offsets (as Kafka's kafka-consumer-groups --reset-offsets). */
@@ -88,6 +90,7 @@ export class GroupAdmin {
       assignor: live?.assignor ?? null,
       members: members.map(({ memberId, instanceId, topics: subscribed, assigned }) => ({ memberId, instanceId, topics: subscribed, assigned })),
       partitions,
+      deletedTopics: [...new Set(committed.map((c) => c.topic))].filter((topic) => !this.topics.has(topic)).sort(),
     }
   }
 
