@@ -191,3 +191,24 @@ check(SCAN_CHUNK_BYTES >= 61, 'a scan chunk holds at least a batch header')
 check(MIN_SESSION_TIMEOUT_MS <= DEFAULT_SESSION_TIMEOUT_MS && DEFAULT_SESSION_TIMEOUT_MS <= MAX_SESSION_TIMEOUT_MS, 'the default session timeout is within its bounds')
 check(DEFAULT_HEARTBEAT_INTERVAL_MS * 3 <= DEFAULT_SESSION_TIMEOUT_MS, 'a session outlasts three heartbeat intervals')
 check(COORDINATOR_TICK_MS <= MIN_SESSION_TIMEOUT_MS * 10, 'an expired session is noticed within a few timeouts')
+
+// ---------------------------------------------------------------------------------------
+// Following a log another process writes (read-only readers: log-follower.ts).
+
+/**
+ * A read-only reader that follows the end of a partition is woken by a watch on the
+ * partition directory (inotify on Linux: within about a millisecond of the writer's
+ * publish); it also looks at the published end this often, in case the watch is missing
+ * or silent (network file systems, a failed watch). The bound on how late a record is
+ * seen when no event comes.
+ */
+export const FOLLOW_POLL_MS = 200
+/** Reads of the published end that may find it mid-write (bad CRC) before a refresh gives up until the next wake. */
+export const FOLLOW_PUBLISHED_END_READS = 3
+/**
+ * A writer publishes its visible end for readers in other processes (published-end.ts)
+ * after each group of appends, but at most once per this many milliseconds while groups
+ * follow each other closely (then once more when its queue drains): a pwrite costs about
+ * as much as a small append under flush 'never'.
+ */
+export const PUBLISH_MIN_INTERVAL_MS = 1

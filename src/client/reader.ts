@@ -56,8 +56,11 @@ async function startOffset(log: PartitionLog, options: ReadStreamOptions): Promi
 
 /**
  * Replays one partition in offset order, with no group and no commits: from an offset or
- * a time, to an offset or (with `follow`) forever, woken by appends. A start below the
- * partition's first offset fails with OFFSET_OUT_OF_RANGE, carrying that first offset.
+ * a time, to an offset or (with `follow`) forever, woken by appends — in a read-only
+ * spool, by those of the writer in another process, within milliseconds and never past
+ * what it made durable (PartitionLog.waitForAppend, storage/log-follower.ts). A start
+ * below the partition's first offset fails with OFFSET_OUT_OF_RANGE, carrying that first
+ * offset.
  */
 export async function* readTopic(topics: Topics, topic: string, options: ReadStreamOptions = {}): AsyncGenerator<ConsumedRecord> {
   if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'must be an object')

@@ -44,6 +44,21 @@ export interface StorageIO {
    * when another holder, in this process or another, has it.
    */
   lockDirectory(dir: string): Promise<HeldLock>
+  /**
+   * Optional: calls `onChange` soon after an entry of directory `dir` is created,
+   * removed, renamed ('rename') or written ('change') — fs.watch, inotify on Linux. A
+   * wake-up only, never a fact: callers look at the files themselves, and poll as well,
+   * since some file systems (network ones) send no events. Absent (a simulated disk, a
+   * test wrapper): callers only poll.
+   */
+  watch?(dir: string, onChange: (kind: 'rename' | 'change', name: string | null) => void, onError: (error: Error) => void): DirWatch
+}
+
+/** A directory watch (StorageIO.watch). `unref` lets the process exit while it runs. */
+export interface DirWatch {
+  close(): void
+  ref(): void
+  unref(): void
 }
 
 function isMissing(error: unknown): boolean {
@@ -84,6 +99,15 @@ export const nodeIO: StorageIO = {
     }
   },
   lockDirectory: (dir) => lockDirectoryWithKernel(dir),
+  watch: (dir, onChange, onError) => {
+    const watcher = fs.watch(dir, { persistent: true }, (kind, name) => onChange(kind === 'rename' ? 'rename' : 'change', name === null ? null : String(name)))
+    watcher.on('error', onError)
+    return {
+      close: () => watcher.close(),
+      ref: () => void watcher.ref(),
+      unref: () => void watcher.unref(),
+    }
+  },
 }
 
 export { isMissing }

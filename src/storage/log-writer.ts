@@ -81,6 +81,8 @@ export interface WriterEvents {
   onVisible(endOffset: number, bytes: number): void
   /** `old` was sealed and a new active segment started. */
   onRolled(old: Segment): void
+  /** The queue is drained: no append is being written until the next one comes. */
+  onIdle(): void
 }
 
 interface PendingAppend {
@@ -129,6 +131,16 @@ export class LogWriter {
   /** The offset after the last record readers may see. */
   get highWatermark(): number {
     return this.highWatermarkValue
+  }
+
+  /**
+   * Read-only logs only: the writer in another process published records up to
+   * `endOffset`, and the follower (log-follower.ts) indexed them: readers may see them.
+   */
+  followTo(endOffset: number): void {
+    if (!this.ctx.readOnly) throw new Error('only a read-only log follows another process')
+    this.nextOffsetValue = endOffset
+    this.highWatermarkValue = endOffset
   }
 
   /** Why the partition stopped accepting appends, or null. */
@@ -245,6 +257,7 @@ export class LogWriter {
         while (this.queue.length > 0) await this.writeQueued()
       } finally {
         this.looping = false
+        this.events.onIdle()
       }
     })
   }

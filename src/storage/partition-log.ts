@@ -6,6 +6,7 @@ import {
   DEFAULT_SEGMENT_BYTES,
   DEFAULT_SEGMENT_MS,
   MAX_SEGMENT_BYTES,
+  PUBLISH_MIN_INTERVAL_MS,
   RECOVERY_CHECKPOINT_BYTES,
   RECOVERY_CHECKPOINT_MS,
 } from '../limits.js'
@@ -26,8 +27,10 @@ import { type LogPosition, encodeLogPosition } from './log-files.js'
 import { LogReader, type ReadOptions, type ReadResult } from './log-reader.js'
 import { type AppendOptions, type AppendResult, LogWriter } from './log-writer.js'
 import { type Logger, stderrLogger } from './logger.js'
+import { LogFollower } from './log-follower.js'
 import { Maintenance } from './maintenance.js'
 import { CLEAN_SHUTDOWN_FILE } from './paths.js'
+import { EndPublisher, type PublishedEnd, readPublishedEnd } from './published-end.js'
 import { openLogDirectory } from './recovery.js'
 import type { RetentionOptions, RetentionResult } from './retention.js'
 import { type Scheduler, timerScheduler } from './scheduler.js'
@@ -133,6 +136,13 @@ export class PartitionLog {
   private readonly checkpointer: Checkpointer
   private readonly maintenance: Maintenance
   private readonly idempotence: Idempotence
+  /** Writable logs: tells readers in other processes how far they may read (published-end.ts). */
+  private readonly publisher: EndPublisher | null
+  /** Read-only logs: follows the writer in another process while someone waits at the end (log-follower.ts). */
+  private readonly follower: LogFollower | null
+  private lastPublishedAt = -Infinity
+  /** A group became visible since the last publish (visibleEndMoved). */
+  private publishPending = false
 
   private constructor(
     readonly dir: string,
@@ -144,8 +154,24 @@ export class PartitionLog {
     private readonly epochs: EpochHistory,
     private readonly gaps: QuarantineGaps,
     private readonly lock: DirLock | null,
+    publishedAtOpen: PublishedEnd | null,
   ) {
     this.markerPresent = clean
+    this.publisher = ctx.readOnly ? null : new EndPublisher(ctx.io, dir, ctx.logger)
+    this.follower = ctx.readOnly
+      ? new LogFollower({
+          ctx,
+          segments,
+          signal: this.signal,
+          highWatermark: () => this.writer.highWatermark,
+          followTo: (endOffset) => {
+            this.writer.followTo(endOffset)
+            this.signal.appended(endOffset, ctx.logger)
+          },
+          epoch: epochs.current,
+          publishedAtOpen,
+        })
+      : null
     this.idempotence = new Idempotence({
       io: ctx.io,
       dir,
@@ -158,10 +184,14 @@ export class PartitionLog {
     this.writer = new LogWriter(ctx, { ...options, epoch: epochs.current }, segments, end, {
       beforeFirstWrite: () => this.forgetCleanShutdown(),
       onVisible: (endOffset, bytes) => {
+        this.visibleEndMoved()
         this.checkpointer.appended(bytes)
         this.signal.appended(endOffset, ctx.logger)
       },
       onRolled: (old) => this.checkpointer.sealed(old),
+      onIdle: () => {
+        if (this.publishPending) this.publishVisibleEnd()
+      },
     }, clean, this.idempotence)
     this.checkpointer = new Checkpointer(ctx, {
       endPosition: () => this.writer.endPosition(),
@@ -208,14 +238,16 @@ export class PartitionLog {
     const lock = !readOnly && (options.lock ?? true) ? await acquirePartitionLock(dir, ctx.io) : null
     try {
       const initialOffset = options.initialOffset === undefined ? 0 : nonNegativeInteger('initialOffset', options.initialOffset)
-      const opened = await openLogDirectory(ctx, initialOffset, { flush: resolved.flush })
+      // Read before the segments: a read-only open serves nothing past what the writer had published.
+      const publishedEnd = readOnly ? await readPublishedEnd(ctx.io, dir) : null
+      const opened = await openLogDirectory(ctx, initialOffset, { flush: resolved.flush, publishedEnd })
       // A read-only open of a directory with no segments: an empty log.
       const segments = new SegmentList(opened.segments.length > 0 ? opened.segments : [new Segment(ctx, initialOffset)])
       const epochs = await EpochHistory.load(ctx.io, dir, segments.first.baseOffset)
       // Offsets past the recovered end may have been handed out before the crash: a new incarnation.
       if (opened.recovered && !readOnly) await epochs.bump(ctx.io, dir, opened.end.nextOffset)
       const gaps = await QuarantineGaps.load(ctx.io, dir, ctx.logger)
-      const log = new PartitionLog(dir, ctx, resolved, segments, opened.end, opened.clean, epochs, gaps, lock)
+      const log = new PartitionLog(dir, ctx, resolved, segments, opened.end, opened.clean, epochs, gaps, lock, publishedEnd)
       if (!readOnly) await log.startWriting(opened.recovered)
       return log
     } catch (error) {
@@ -242,6 +274,8 @@ export class PartitionLog {
       await this.ctx.io.unlink(path.join(this.dir, CLEAN_SHUTDOWN_FILE)).catch(() => undefined)
       // Also makes a new active segment's name durable before anything is appended to it.
       await fsyncDirectory(this.ctx.io, this.dir)
+      // What recovery kept (made durable above) may be more than the last writer published.
+      await this.startPublishing()
     }
     const { flush, scheduler, recoveryCheckpointMs } = this.options
     if (typeof flush === 'object') {
@@ -260,6 +294,33 @@ export class PartitionLog {
     await this.ctx.io.unlink(path.join(this.dir, CLEAN_SHUTDOWN_FILE)).catch(() => undefined)
     await fsyncDirectory(this.ctx.io, this.dir)
     this.markerPresent = false
+    await this.startPublishing()
+  }
+
+  /** Opens `published-end` and publishes the end as it is (all durable: recovered and synced, or shut down cleanly). */
+  private async startPublishing(): Promise<void> {
+    await this.publisher?.open()
+    this.publishVisibleEnd()
+  }
+
+  /**
+   * A group became visible (durable under the policy): publish it (one pwrite, no fsync:
+   * published-end.ts) — at once, unless the last publish is under PUBLISH_MIN_INTERVAL_MS
+   * old: then when the writer's queue drains, or with a later group. A stream of small
+   * appends costs a pwrite a millisecond, not one each; readers never see less than a
+   * millisecond-old end while appends go on, and the last one when they stop.
+   */
+  private visibleEndMoved(): void {
+    if (this.options.clock() - this.lastPublishedAt >= PUBLISH_MIN_INTERVAL_MS) this.publishVisibleEnd()
+    else this.publishPending = true
+  }
+
+  private publishVisibleEnd(): void {
+    if (this.publisher === null) return
+    this.publishPending = false
+    this.lastPublishedAt = this.options.clock()
+    const active = this.segments.active
+    this.publisher.publish({ segmentBase: active.baseOffset, position: active.visibleBytes, nextOffset: this.writer.highWatermark, epoch: this.epochs.current })
   }
 
   /** The first offset still in the log. */
@@ -313,20 +374,30 @@ export class PartitionLog {
 
   /**
    * Resolves true once the end offset passes `offset` — woken by the append itself, no
-   * polling — or false when the log closes or `signal` aborts first.
+   * polling — or false when the log closes or `signal` aborts first. A read-only log
+   * follows the writer in another process meanwhile (log-follower.ts: woken by a watch of
+   * the directory, within milliseconds, or by a poll every FOLLOW_POLL_MS), and rejects
+   * if it cannot (OFFSET_OUT_OF_RANGE when the writer lost records this log showed).
    */
   waitForAppend(offset: number, signal?: AbortSignal): Promise<boolean> {
     if (this.writer.highWatermark > offset) return Promise.resolve(true)
     if (this.closed || signal?.aborted === true) return Promise.resolve(false)
+    if (this.follower !== null) return this.follower.waitPast(offset, signal)
     return this.signal.waitPast(offset, signal)
   }
 
   /**
    * Calls `listener` with the new end offset each time records become visible, until the
    * returned function is called: a subscription for readers that wait again and again.
+   * A read-only log follows its writer (as waitForAppend) while subscribed.
    */
   onAppend(listener: (endOffset: number) => void): () => void {
-    return this.signal.subscribe(listener)
+    const unsubscribe = this.signal.subscribe(listener)
+    const release = this.follower?.hold()
+    return () => {
+      release?.()
+      return unsubscribe()
+    }
   }
 
   /**
@@ -422,6 +493,7 @@ export class PartitionLog {
     this.closed = true
     for (const stop of this.stopTimers) stop()
     this.signal.closed()
+    await this.follower?.close()
     try {
       if (!this.ctx.readOnly) {
         await this.maintenance.drained() // a compaction stops at its next segment once it sees `closed`
@@ -442,6 +514,7 @@ export class PartitionLog {
         await this.writer.cutBackAfterFailure()
       }
       for (const segment of this.segments.all) await segment.retire().catch(() => undefined)
+      await this.publisher?.close()
       await this.lock?.release()
     }
   }

@@ -26,6 +26,13 @@ export const EPOCHS_FILE = 'epochs.json'
 /** The idempotent producers' state as of an offset the log holds durably (idempotence.ts). */
 export const PRODUCER_STATE_FILE = 'producer-state.snapshot'
 /**
+ * Where the writer tells readers in other processes how far they may read: the end of
+ * what is visible (durable under the flush policy), overwritten in place after each
+ * group of appends (published-end.ts). A hint for read-only readers only: never fsynced,
+ * and never read by recovery or by a writer.
+ */
+export const PUBLISHED_END_FILE = 'published-end'
+/**
  * The writer's lock of a directory: a tiny LevelDB database whose `LOCK` file the kernel
  * holds for the writing process (see kernel-lock.ts). It alone decides who writes.
  */

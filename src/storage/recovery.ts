@@ -4,6 +4,7 @@ import { BATCH_HEADER_BYTES } from '../record/batch-format.js'
 import { fsyncDirectory } from './atomic-file.js'
 import type { FlushPolicy } from './flush-policy.js'
 import type { LogPosition } from './log-files.js'
+import type { PublishedEnd } from './published-end.js'
 import { readLogPosition } from './log-files.js'
 import { type FoundBatch, type ScanResult, findValidBatch, scanBatches } from './log-scanner.js'
 import { installSwap } from './cleaner.js'
@@ -82,6 +83,25 @@ export interface OpenedLog {
 export interface RecoveryOptions {
   /** The partition's flush policy: what a crash may have left unwritten (policy (b)). */
   flush: FlushPolicy
+  /**
+   * Read-only opens only: the end the writer published (published-end.ts), read before
+   * the segments are listed. Bytes past it in the last segment may be a group written
+   * but not yet fsynced by a live writer: they are not served (the follower, log-follower.ts,
+   * serves them once published). A hint: a writer's recovery never reads it, and one that
+   * names no listed segment is ignored.
+   */
+  publishedEnd?: PublishedEnd | null
+}
+
+/** Where a read-only open stops serving the last segment: the published position in it, or 0 when the writer has not yet published into it. */
+function visibleCap(ctx: SegmentContext, segments: Segment[], published: PublishedEnd | null | undefined): { segmentBase: number; position: number } | null {
+  if (!ctx.readOnly || published === null || published === undefined) return null
+  const last = segments[segments.length - 1]!
+  if (published.segmentBase === last.baseOffset) return { segmentBase: last.baseOffset, position: published.position }
+  // The writer rolled since (a roll makes every segment before the new one durable whole),
+  // and has not yet published into the last one: its bytes may not be durable yet.
+  if (published.segmentBase < last.baseOffset && segments.some((s) => s.baseOffset === published.segmentBase)) return { segmentBase: last.baseOffset, position: 0 }
+  return null
 }
 
 /** What a damaged stretch of log is, by the policy above. */
@@ -213,12 +233,14 @@ async function recover(ctx: SegmentContext, segments: Segment[], point: LogPosit
   }
 
   const scanned: Segment[] = []
+  const cap = visibleCap(ctx, segments, options.publishedEnd)
   try {
     let expectedOffset = start.nextOffset
     for (let i = startIndex; i < segments.length; i++) {
       const segment = segments[i]!
       await segment.openFile()
       scanned.push(segment)
+      if (cap !== null && cap.segmentBase === segment.baseOffset && cap.position < segment.sizeBytes) segment.cutTo(cap.position)
       let from = i === startIndex ? start.position : 0
       if (from > 0 && (from > segment.sizeBytes || (await segment.loadIndexFiles()) !== null)) {
         // The recovery point cannot be trusted with this file: scan the segment whole.

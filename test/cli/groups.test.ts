@@ -125,7 +125,7 @@ describe.concurrent('spool groups and consume --group (the built CLI, as a subpr
       cli(['groups', 'reset-offsets', 'g', '--to-datetime', '2026-13-45T99:00:00Z', '--execute']),
       cli(['groups', 'reset-offsets', 'g', '--execute']),
     ])
-    expect(failure(malformed)).toEqual({ code: 1, lines: [expect.stringMatching(/^spool: --to-datetime must be an ISO date or milliseconds.*\[INVALID_ARGUMENT\]$/)] })
+    expect(failure(malformed)).toEqual({ code: 2, lines: [expect.stringMatching(/^spool: --to-datetime must be an ISO date or milliseconds.*\[INVALID_ARGUMENT\]$/)] })
     expect(noTarget.code).toBe(2)
     expect(await committed()).toEqual([5])
   })
@@ -148,7 +148,9 @@ describe.concurrent('spool groups and consume --group (the built CLI, as a subpr
     ])
     expect((JSON.parse(described.stdout) as GroupReport).partitions).toMatchObject([{ committedOffset: 1, endOffset: 2, records: 1 }])
     expect(dryRun.code).toBe(0) // a dry run takes no lock
-    for (const refused of [execute, del, consume]) expect(failure(refused)).toEqual({ code: 1, lines: [expect.stringMatching(/\[LOCKED\]$/)] })
+    for (const refused of [execute, del]) expect(failure(refused)).toEqual({ code: 1, lines: [expect.stringMatching(/\[LOCKED\]$/)] })
+    // Group consumption needs the owning process (test/cli/follow.test.ts).
+    expect(failure(consume)).toEqual({ code: 1, lines: [expect.stringMatching(/^spool: group consumption needs the owning process.*\[NEEDS_OWNER\]$/)] })
     await consumer.close()
     await spool.close()
 
@@ -158,7 +160,7 @@ describe.concurrent('spool groups and consume --group (the built CLI, as a subpr
     const [list, again, mistyped] = await Promise.all([cli(['--json', 'groups', 'list']), cli(['groups', 'delete', 'app']), missing.cli(['groups', 'delete', 'app'])])
     expect(JSON.parse(list.stdout)).toEqual([])
     expect(failure(again)).toEqual({ code: 1, lines: [expect.stringMatching(/\[UNKNOWN_GROUP\]$/)] })
-    expect(failure(mistyped)).toEqual({ code: 1, lines: [expect.stringMatching(/\[IO_ERROR\]$/)] })
+    expect(failure(mistyped)).toEqual({ code: 1, lines: [expect.stringMatching(/\[DATA_DIR_NOT_FOUND\]$/)] })
     expect(fs.existsSync(missing.dir)).toBe(false) // not created by the attempt
   })
 
