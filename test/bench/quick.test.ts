@@ -4,6 +4,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { tempDir } from '../helpers/temp-dir.js'
+import { CHILD_SAFETY_TIMEOUT_MS } from '../helpers/safety-timeout.js'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const defaultResults = path.join(repoRoot, 'bench', 'results', 'latest.json')
@@ -44,7 +45,7 @@ function runBench(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
     execFile(
       process.execPath,
       ['--import', 'tsx', path.join('bench', 'run.ts'), ...args],
-      { cwd: repoRoot, env, maxBuffer: 16 * 1024 * 1024, timeout: 110_000 },
+      { cwd: repoRoot, env, maxBuffer: 16 * 1024 * 1024, timeout: CHILD_SAFETY_TIMEOUT_MS },
       (error, stdout, stderr) => resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
     )
   })
@@ -206,5 +207,5 @@ describe('npm run bench -- --quick', () => {
 
     if (before === null) expect(fs.existsSync(defaultResults)).toBe(false)
     else expect(fs.readFileSync(defaultResults).equals(before)).toBe(true)
-  }, 120_000)
+  })
 })

@@ -89,7 +89,7 @@ describe('consumer groups: backpressure (contract 8)', () => {
     await stalled.close({ timeoutMs: 0 }) // its handler never returns: do not wait for it
     await stalledRun
     await spool.close()
-  }, 120_000)
+  })
 
   it('a consumer with a 1 MiB prefetch under spaced single-record polls holds a few MiB of buffers, as its own count says', async () => {
     const spool = await openTestSpool(tempDir(), { flush: 'never' })
@@ -120,6 +120,6 @@ describe('consumer groups: backpressure (contract 8)', () => {
     expect(grown.rss).toBeLessThan(64 * MiB)
     await consumer.close()
     await spool.close()
-  }, 120_000)
+  })
 })
 

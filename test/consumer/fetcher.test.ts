@@ -5,6 +5,10 @@ import { Lifecycle } from '../../src/client/consumer/lifecycle.js'
 import { type OwnedPartition, OwnedPartitions } from '../../src/client/consumer/owned-partitions.js'
 import type { ConsumedRecord } from '../../src/client/reader.js'
 import type { PartitionLog } from '../../src/storage/partition-log.js'
+import { CHILD_SAFETY_TIMEOUT_MS } from '../helpers/safety-timeout.js'
+
+/** vi.waitFor gives up after 1 s by default: a speed check on a loaded machine. */
+const WAIT = { timeout: CHILD_SAFETY_TIMEOUT_MS, interval: 5 }
 
 /** A partition log of `count` records with values of `valueBytes` bytes; `hold()` makes reads wait until released. */
 function fakeLog(count: number, valueBytes: number) {
@@ -69,7 +73,7 @@ describe('consumer fetcher: the read-ahead data path', () => {
 
   it('reads ahead no further than its credit, reads on as records are taken, and hands them out in offset order with no gap', async () => {
     const { fetcher } = startFetcher(fakeLog(100, 10), { maxPrefetchRecords: 10, maxPrefetchBytes: 1_000 })
-    await vi.waitFor(() => expect(fetcher.buffered.records).toBe(10))
+    await vi.waitFor(() => expect(fetcher.buffered.records).toBe(10), WAIT)
     await settle()
     expect(fetcher.buffered).toEqual({ records: 10, bytes: 100 }) // full: it stopped reading
     const taken: number[] = []
@@ -84,16 +88,16 @@ describe('consumer fetcher: the read-ahead data path', () => {
 
   it('keeps to the byte bound, except for one record larger than it while nothing else is buffered', async () => {
     const small = startFetcher(fakeLog(100, 10), { maxPrefetchRecords: 1_000, maxPrefetchBytes: 50 })
-    await vi.waitFor(() => expect(small.fetcher.buffered.records).toBe(5))
+    await vi.waitFor(() => expect(small.fetcher.buffered.records).toBe(5), WAIT)
     await settle()
     expect(small.fetcher.buffered).toEqual({ records: 5, bytes: 50 })
 
     const large = startFetcher(fakeLog(3, 100), { maxPrefetchRecords: 1_000, maxPrefetchBytes: 50 })
-    await vi.waitFor(() => expect(large.fetcher.buffered.records).toBe(1))
+    await vi.waitFor(() => expect(large.fetcher.buffered.records).toBe(1), WAIT)
     await settle()
     expect(large.fetcher.buffered).toEqual({ records: 1, bytes: 100 }) // it moves, alone
     expect(offsets(large.fetcher.take(10)?.records)).toEqual([0])
-    await vi.waitFor(() => expect(offsets(large.fetcher.take(10)?.records)).toEqual([1]))
+    await vi.waitFor(() => expect(offsets(large.fetcher.take(10)?.records)).toEqual([1]), WAIT)
   })
 
   it('throws away a read that a seek overtook, and reads on from the seek', async () => {
@@ -104,13 +108,13 @@ describe('consumer fetcher: the read-ahead data path', () => {
     fetcher.seek(p, 50)
     expect(p).toMatchObject({ fetchOffset: 50, processedOffset: 50, epoch: 1 })
     release()
-    await vi.waitFor(() => expect(fetcher.buffered.records).toBe(5))
+    await vi.waitFor(() => expect(fetcher.buffered.records).toBe(5), WAIT)
     expect(offsets(fetcher.take(10)?.records)).toEqual([50, 51, 52, 53, 54])
   })
 
   it('a pause drops the read-ahead, and after resume reading goes on from the first record not taken', async () => {
     const { fetcher, partitions, p } = startFetcher(fakeLog(100, 10), { maxPrefetchRecords: 10, maxPrefetchBytes: 1_000 })
-    await vi.waitFor(() => expect(fetcher.buffered.records).toBe(10))
+    await vi.waitFor(() => expect(fetcher.buffered.records).toBe(10), WAIT)
     expect(offsets(fetcher.take(3)?.records)).toEqual([0, 1, 2])
     partitions.pause(p.key)
     fetcher.rewind(p.key)
@@ -120,7 +124,7 @@ describe('consumer fetcher: the read-ahead data path', () => {
     expect(fetcher.buffered.records).toBe(0) // paused: nothing read, nothing handed out
     partitions.resume(p.key)
     fetcher.wake()
-    await vi.waitFor(() => expect(fetcher.buffered.records).toBe(10))
+    await vi.waitFor(() => expect(fetcher.buffered.records).toBe(10), WAIT)
     expect(offsets(fetcher.take(2)?.records)).toEqual([3, 4])
   })
 
@@ -130,11 +134,11 @@ describe('consumer fetcher: the read-ahead data path', () => {
     const read = log.read.bind(log)
     log.read = async (from, options) => (reads++, read(from, options))
     const { fetcher } = startFetcher(log, { maxPrefetchRecords: 1_000, maxPrefetchBytes: 150 })
-    await vi.waitFor(() => expect(fetcher.buffered.records).toBe(1))
+    await vi.waitFor(() => expect(fetcher.buffered.records).toBe(1), WAIT)
     for (let i = 0; i < 50; i++) await settle()
     // One read filled the buffer and one found the next record too large: then it waits.
     expect(reads).toBeLessThanOrEqual(3)
     expect(offsets(fetcher.take(10)?.records)).toEqual([0])
-    await vi.waitFor(() => expect(offsets(fetcher.take(10)?.records)).toEqual([1]))
+    await vi.waitFor(() => expect(offsets(fetcher.take(10)?.records)).toEqual([1]), WAIT)
   })
 })

@@ -193,7 +193,7 @@ describe('bit-flip sweep over sealed segments', () => {
       }
       outcomes.push(await checkFlip(flip, n % CLI_EVERY === 0, n % REPAIR_EVERY === 0))
     }
-  }, 120_000)
+  })
 
   async function checkFlip(flip: Flip, withCli: boolean, withRepair: boolean): Promise<FlipOutcome> {
     const dir = tempDir('spool-bitflip-copy-')

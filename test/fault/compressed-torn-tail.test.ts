@@ -192,7 +192,7 @@ describe('torn tail: every cut point inside a compressed last batch', () => {
       expect(await whole.append(torn.records, torn.options)).toEqual(torn.offsets)
       expect(whole.endOffset).toBe(lastBase + 3)
       await whole.close()
-    }, 60_000)
+    })
   }
 })
 
@@ -319,7 +319,7 @@ describe('a compressed batch with a damaged payload and a matching CRC (a crafte
         await log.close()
       }
       expect(caught, `${codec}: some flips are caught`).toBeGreaterThan(0)
-    }, 60_000)
+    })
 
     it(`${codec}: a record claiming an offset outside its batch is CORRUPT_BATCH, not served at that offset`, async () => {
       const setup = await threeBatches(codec)

@@ -222,7 +222,7 @@ describe('torn writes across a segment roll', () => {
     )
     expect(failures).toEqual([])
     expect(cases.length).toBeGreaterThan(2 * (oldSize - lastOldStart + newBytes.length))
-  }, 120_000)
+  })
 })
 
 /** Reopens one crash image twice (after recovery and an append, then cleanly) and checks it. */

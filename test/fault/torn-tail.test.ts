@@ -78,5 +78,5 @@ describe('torn tail: every cut point inside the last batch', () => {
     const whole = await openLog(image)
     expect(whole.endOffset).toBe(lastBase + 3)
     await whole.close()
-  }, 120_000)
+  })
 })

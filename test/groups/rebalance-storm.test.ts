@@ -270,5 +270,5 @@ describe('rebalance storm', () => {
     } catch (error) {
       throw new Error(`rebalance storm failed with STORM_SEED=${seed} (${assignor}): ${(error as Error).message}`, { cause: error })
     }
-  }, 20_000)
+  })
 })

@@ -1,6 +1,7 @@
 import type { Consumer } from '../../src/client/consumer.js'
 import type { ConsumedRecord } from '../../src/client/reader.js'
 import type { Producer } from '../../src/client/producer.js'
+import { CHILD_SAFETY_TIMEOUT_MS } from './safety-timeout.js'
 
 /** What each member of a test processed, as "partition:offset" in processing order. */
 export class Processed {
@@ -49,8 +50,8 @@ export function everyRecord(endOffsets: readonly number[]): string[] {
   return endOffsets.flatMap((end, partition) => Array.from({ length: end }, (_, offset) => `${partition}:${offset}`))
 }
 
-/** Polls `check` every few ms until it holds (or fails after `ms`). */
-export async function eventually(check: () => boolean, ms = 10_000): Promise<void> {
+/** Polls `check` every few ms until it holds (or fails after `ms`: a guard against hangs, not a speed check). */
+export async function eventually(check: () => boolean, ms = CHILD_SAFETY_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + ms
   while (!check()) {
     if (Date.now() > deadline) throw new Error('condition not reached in time')

@@ -2,11 +2,17 @@ import { spawn } from 'node:child_process'
 
 /**
  * Runs a TypeScript child with tsx, collects its complete stdout lines, and SIGKILLs it
- * `killAfterMs` after it prints `trigger` (default `open`, alone or followed by a space).
- * Resolves with the lines it printed (a torn last line is dropped: it was never
- * acknowledged).
+ * `killAfterMs` after it prints `trigger` (default `open`, alone or followed by a space),
+ * or after the first line that `trigger` accepts when it is a function. Resolves with the
+ * lines it printed (a torn last line is dropped: it was never acknowledged).
+ *
+ * A test that needs the child to have done some work before it dies (so that its checks
+ * mean something) triggers on that work's line, not on a time: how much a child does in
+ * a given time depends on how loaded the machine is.
  */
-export function runUntilKilled(script: string, args: string[], killAfterMs: number, trigger = 'open'): Promise<string[]> {
+export function runUntilKilled(script: string, args: string[], killAfterMs: number, trigger: string | ((line: string) => boolean) = 'open'): Promise<string[]> {
+  const triggers = typeof trigger === 'function' ? trigger : (line: string) => line === trigger || line.startsWith(`${trigger} `)
+  let triggered = false
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
     const lines: string[] = []
@@ -16,7 +22,10 @@ export function runUntilKilled(script: string, args: string[], killAfterMs: numb
       const complete = buffered.split('\n')
       buffered = complete.pop()!
       for (const line of complete) {
-        if (line === trigger || line.startsWith(`${trigger} `)) setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+        if (!triggered && triggers(line)) {
+          triggered = true
+          setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+        }
         lines.push(line)
       }
     })

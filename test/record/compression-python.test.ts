@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { type CodecImplementation, type CompressionCodec, loadCodecs } from '../../src/record/compression/index.js'
+import { CHILD_SAFETY_TIMEOUT_MS } from '../helpers/safety-timeout.js'
 
 /**
  * Interoperability with compressors and decompressors we did not write: Debian's python3
@@ -90,7 +91,7 @@ json.dump(out, sys.stdout)
 `
 
 function runPython(request: unknown): unknown {
-  const result = spawnSync(PYTHON, ['-c', SCRIPT], { input: JSON.stringify(request), maxBuffer: 256 * 1024 * 1024, timeout: 120_000 })
+  const result = spawnSync(PYTHON, ['-c', SCRIPT], { input: JSON.stringify(request), maxBuffer: 256 * 1024 * 1024, timeout: CHILD_SAFETY_TIMEOUT_MS })
   if (result.status !== 0) throw new Error(`python failed (${String(result.status ?? result.error)}): ${result.stderr?.toString() ?? ''}`)
   return JSON.parse(result.stdout.toString())
 }

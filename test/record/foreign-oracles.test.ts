@@ -146,7 +146,7 @@ beforeAll(async () => {
       decoded.set(decoder.name, new Map(todo.map((e, i) => [e, outcomes[i]!])))
     }),
   )
-}, 60_000)
+})
 
 describe('foreign oracles are available', () => {
   it('kafkajs and @platformatic/kafka always; kafka-python when Debian python has it', () => {

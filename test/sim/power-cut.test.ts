@@ -27,7 +27,7 @@ function report(failed: readonly SeedResult[]): string {
 describe('power cuts on the simulated disk', () => {
   for (let from = 1; from <= SEEDS; from += CHUNK) {
     const to = Math.min(SEEDS, from + CHUNK - 1)
-    it(`seeds ${from}..${to}: acknowledged records and commits survive, and the directory reopens by itself`, { timeout: 120_000 }, async () => {
+    it(`seeds ${from}..${to}: acknowledged records and commits survive, and the directory reopens by itself`, async () => {
       const failed = (await runSeeds(from, to - from + 1)).filter((result) => result.failures.length > 0)
       expect(failed.length, report(failed)).toBe(0)
     })
@@ -40,13 +40,13 @@ describe('power cuts on the simulated disk', () => {
     expect(first!.cuts).toBeGreaterThan(0)
   })
 
-  it('catches a spool that acknowledges without fdatasync', { timeout: 60_000 }, async () => {
+  it('catches a spool that acknowledges without fdatasync', async () => {
     const results = await runSeeds(1, 40, { prepareDataDir: true, wrapIO: (io) => ({ ...io, fdatasync: async () => undefined }) })
     const kinds = new Set(results.flatMap((result) => result.failures.map((f) => f.kind)))
     expect([...kinds]).toContain('acked-record-lost')
   })
 
-  it('catches a spool that stores a retried idempotent batch again', { timeout: 60_000 }, async () => {
+  it('catches a spool that stores a retried idempotent batch again', async () => {
     // Duplicate detection off: every batch that passes the sequence checks is written, a retry of a stored one too.
     const check = Idempotence.prototype.check
     Idempotence.prototype.check = function (this: Idempotence, ...args: Parameters<Idempotence['check']>) {

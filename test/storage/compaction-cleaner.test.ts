@@ -124,7 +124,7 @@ describe('compaction with a bounded key map', () => {
       { numRuns: 25, endOnFailure: true },
     )
     expect(severalPasses).toBeGreaterThan(10)
-  }, 60_000)
+  })
 })
 
 describe('tombstone horizon', () => {

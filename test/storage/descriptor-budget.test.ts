@@ -7,6 +7,7 @@ import { type StorageIO, nodeIO } from '../../src/storage/io.js'
 import type { PartitionLog } from '../../src/storage/partition-log.js'
 import { openLog } from '../helpers/open-log.js'
 import { readAll } from '../helpers/read-all.js'
+import { CHILD_SAFETY_TIMEOUT_MS } from '../helpers/safety-timeout.js'
 
 /**
  * Issue 13, defect 9: every sealed segment a read, a lookup by time or a compaction
@@ -69,7 +70,7 @@ async function written(dir: string): Promise<number> {
   expect(log.segmentCount).toBe(SEGMENTS)
   // A segment sealed by a roll joins the budget once a checkpoint has persisted its
   // indexes (closing it earlier would lose them); the checkpointer runs behind rolls.
-  await vi.waitFor(() => expect(io.openNow).toBeLessThanOrEqual(MAX_OPEN_SEALED_SEGMENTS + OTHER_DESCRIPTORS), { timeout: 10_000 }).catch(() => undefined)
+  await vi.waitFor(() => expect(io.openNow).toBeLessThanOrEqual(MAX_OPEN_SEALED_SEGMENTS + OTHER_DESCRIPTORS), { timeout: CHILD_SAFETY_TIMEOUT_MS }).catch(() => undefined)
   const open = io.openNow
   await log.close()
   return open
@@ -96,7 +97,7 @@ describe(`descriptors of a partition of ${SEGMENTS} segments stay within the bud
     expect(SEGMENTS).toBeGreaterThan(MAX_OPEN_SEALED_SEGMENTS * 4)
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spool-fd-budget-'))
     openAfterWriting = await written(dir)
-  }, 120_000)
+  })
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
   it('written: segments sealed by rolls are closed too', () => {
@@ -111,7 +112,7 @@ describe(`descriptors of a partition of ${SEGMENTS} segments stay within the bud
       expect((await readAll(log, 0, 1 << 20)).length).toBe(RECORDS)
     })
     expect(io.peak).toBeLessThanOrEqual(budget)
-  }, 60_000)
+  })
 
   it('searched by time, then read', async () => {
     const io = await withLog(dir, async (log) => {
@@ -123,7 +124,7 @@ describe(`descriptors of a partition of ${SEGMENTS} segments stay within the bud
       for (let offset = RECORDS - 1; offset > RECORDS - 300; offset -= 10) expect(await log.offsetForTimestamp(T0 + offset)).toBe(offset)
     })
     expect(io.peak).toBeLessThanOrEqual(budget)
-  }, 60_000)
+  })
 
   it('compacted (every key unique: the map covers every segment, nothing is rewritten)', async () => {
     const io = await withLog(dir, async (log) => {
@@ -131,5 +132,5 @@ describe(`descriptors of a partition of ${SEGMENTS} segments stay within the bud
       expect(stats.segmentsCleaned).toBe(0)
     })
     expect(io.peak).toBeLessThanOrEqual(budget)
-  }, 60_000)
+  })
 })

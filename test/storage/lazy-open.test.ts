@@ -71,6 +71,6 @@ describe(`opening a partition of ${SEGMENTS} segments`, () => {
       // And appends go on at the end.
       expect((await log.append([{ key: null, value: Buffer.from('more') }])).baseOffset).toBe(end)
       await log.close()
-    }, 60_000)
+    })
   }
 })
