@@ -35,18 +35,23 @@ export class FileWindow {
   private start = 0
 
   constructor(
-    private readonly io: StorageIO,
-    private readonly fd: number,
+    protected readonly io: StorageIO,
+    protected readonly fd: number,
     private readonly sizeBytes: number,
   ) {}
 
   /** Makes [position, position + length) readable (clipped to the file) and returns the buffer and where `position` is in it. */
   async at(position: number, length: number): Promise<{ buf: Buffer; at: number }> {
     if (position < this.start || position + length > this.start + this.chunk.length) {
-      this.chunk = await readAt(this.io, this.fd, position, Math.min(Math.max(SCAN_CHUNK_BYTES, length), this.sizeBytes - position))
+      this.chunk = await this.load(position, Math.min(Math.max(SCAN_CHUNK_BYTES, length), this.sizeBytes - position))
       this.start = position
     }
     return { buf: this.chunk, at: position - this.start }
+  }
+
+  /** The `want` bytes at `position` (fewer where the file ends), in a buffer of their own. */
+  protected load(position: number, want: number): Promise<Buffer> {
+    return readAt(this.io, this.fd, position, want)
   }
 }
 

@@ -109,10 +109,6 @@ export type LogItem =
   /** Where the file stops being batches, with nothing valid after it (LogReport.unreadable); always the last item. */
   | { kind: 'unreadable'; position: number; why: string }
 
-/** Where a walk reads the file: `FileWindow` (a new buffer per chunk) or `RecycledWindow`. */
-interface ChunkWindow {
-  at(position: number, length: number): Promise<{ buf: Buffer; at: number }>
-}
 
 /**
  * A window like log-scanner.ts's FileWindow that reads into a few buffers in turn instead
@@ -128,35 +124,23 @@ interface ChunkWindow {
  */
 const RECYCLED_CHUNKS = 3
 
-class RecycledWindow implements ChunkWindow {
+class RecycledWindow extends FileWindow {
   private readonly buffers: Buffer[] = []
   private next = 0
-  private chunk: Buffer = Buffer.alloc(0)
-  private start = 0
 
-  constructor(
-    private readonly io: StorageIO,
-    private readonly fd: number,
-    private readonly sizeBytes: number,
-  ) {}
-
-  async at(position: number, length: number): Promise<{ buf: Buffer; at: number }> {
-    if (position < this.start || position + length > this.start + this.chunk.length) {
-      const want = Math.min(Math.max(SCAN_CHUNK_BYTES, length), this.sizeBytes - position)
-      const slot = this.next
-      this.next = (slot + 1) % RECYCLED_CHUNKS
-      const buffer = this.buffers[slot] !== undefined && this.buffers[slot].length >= want ? this.buffers[slot] : Buffer.allocUnsafe(Math.max(SCAN_CHUNK_BYTES, want))
-      this.buffers[slot] = buffer
-      let filled = 0
-      while (filled < want) {
-        const n = await this.io.read(this.fd, buffer, filled, want - filled, position + filled)
-        if (n === 0) break
-        filled += n
-      }
-      this.chunk = buffer.subarray(0, filled)
-      this.start = position
+  protected override async load(position: number, want: number): Promise<Buffer> {
+    const slot = this.next
+    this.next = (slot + 1) % RECYCLED_CHUNKS
+    const reusable = this.buffers[slot]
+    const buffer = reusable !== undefined && reusable.length >= want ? reusable : Buffer.allocUnsafe(Math.max(SCAN_CHUNK_BYTES, want))
+    this.buffers[slot] = buffer
+    let filled = 0
+    while (filled < want) {
+      const n = await this.io.read(this.fd, buffer, filled, want - filled, position + filled)
+      if (n === 0) break
+      filled += n
     }
-    return { buf: this.chunk, at: position - this.start }
+    return buffer.subarray(0, filled)
   }
 }
 
@@ -165,7 +149,7 @@ class RecycledWindow implements ChunkWindow {
  * its records when asked), but not yet for offset order: that needs the next intact batch.
  */
 class RawWalk {
-  private readonly window: ChunkWindow
+  private readonly window: FileWindow
   private readonly resync: Resync
   private done = false
 
