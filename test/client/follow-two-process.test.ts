@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { ConsumedRecord } from '../../src/client/reader.js'
 import { expectCode } from '../helpers/expect-code.js'
-import { runUntilKilled } from '../helpers/kill-child.js'
+import { onLines, runUntilKilled, spawnTs } from '../helpers/kill-child.js'
 import { openTestSpool } from '../helpers/open-spool.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -17,15 +16,9 @@ interface Child {
 }
 
 function startWriter(args: string[]): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', WRITER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawnTs(WRITER, args)
   const lines: string[] = []
-  let buffered = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString()
-    const complete = buffered.split('\n')
-    buffered = complete.pop()!
-    lines.push(...complete)
-  })
+  onLines(child, (line) => lines.push(line))
   return { lines, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) }
 }
 

@@ -1,4 +1,20 @@
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
+
+/** Starts a TypeScript child with tsx, its stdout piped, its stderr shared. */
+export function spawnTs(script: string, args: string[]): ChildProcess & { stdout: NodeJS.ReadableStream } {
+  return spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }) as ChildProcess & { stdout: NodeJS.ReadableStream }
+}
+
+/** Calls `onLine` with each complete line the child prints (a torn last line never comes). */
+export function onLines(child: { stdout: NodeJS.ReadableStream }, onLine: (line: string) => void): void {
+  let buffered = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString()
+    const complete = buffered.split('\n')
+    buffered = complete.pop()!
+    for (const line of complete) onLine(line)
+  })
+}
 
 /**
  * Runs a TypeScript child with tsx, collects its complete stdout lines, and SIGKILLs it
@@ -14,20 +30,14 @@ export function runUntilKilled(script: string, args: string[], killAfterMs: numb
   const triggers = typeof trigger === 'function' ? trigger : (line: string) => line === trigger || line.startsWith(`${trigger} `)
   let triggered = false
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawnTs(script, args)
     const lines: string[] = []
-    let buffered = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString()
-      const complete = buffered.split('\n')
-      buffered = complete.pop()!
-      for (const line of complete) {
-        if (!triggered && triggers(line)) {
-          triggered = true
-          setTimeout(() => child.kill('SIGKILL'), killAfterMs)
-        }
-        lines.push(line)
+    onLines(child, (line) => {
+      if (!triggered && triggers(line)) {
+        triggered = true
+        setTimeout(() => child.kill('SIGKILL'), killAfterMs)
       }
+      lines.push(line)
     })
     child.on('error', reject)
     child.on('exit', (code, signal) => {
