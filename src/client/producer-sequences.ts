@@ -1,9 +1,6 @@
 import type { ProducerIdentity } from '../record/batch-encoder.js'
-
-/** Sequences are int32 and wrap to 0 after 2^31 - 1, as in Kafka. */
-const SEQUENCE_SPAN = 2 ** 31
-/** Epochs are int16. */
-const MAX_PRODUCER_EPOCH = 2 ** 15 - 1
+import { MAX_PRODUCER_EPOCH } from '../record/batch-format.js'
+import { lastSequenceOf, nextSequence } from '../storage/producer-sequence.js'
 
 interface PartitionSequence {
   epoch: number
@@ -52,7 +49,7 @@ export class ProducerSequences {
     let state = this.partitions.get(key)
     if (state === undefined) this.partitions.set(key, (state = { epoch: 0, next: 0 }))
     const identity = { producerId: this.id!, producerEpoch: state.epoch, baseSequence: state.next }
-    state.next = (state.next + count) % SEQUENCE_SPAN
+    state.next = nextSequence(lastSequenceOf(state.next, count - 1))
     return identity
   }
 

@@ -38,6 +38,10 @@ export const BATCH_LOG_OVERHEAD_BYTES = 12
 export const NO_PRODUCER_ID = -1
 export const NO_PRODUCER_EPOCH = -1
 export const NO_SEQUENCE = -1
+/** Sequences are int32 and wrap to 0 past this, as in Kafka. */
+export const MAX_SEQUENCE = 2 ** 31 - 1
+/** Producer epochs are int16. */
+export const MAX_PRODUCER_EPOCH = 2 ** 15 - 1
 
 export const OFFSET_BASE_OFFSET = 0
 export const OFFSET_BATCH_LENGTH = 8

@@ -1,4 +1,5 @@
 import { SpoolError, invalidArgument } from '../errors.js'
+import { MAX_PRODUCER_EPOCH, MAX_SEQUENCE } from '../record/batch-format.js'
 import { PRODUCER_BATCHES_RETAINED, type ProducerEntry, type RetainedBatch } from './producer-state-snapshot.js'
 
 /**
@@ -6,8 +7,9 @@ import { PRODUCER_BATCHES_RETAINED, type ProducerEntry, type RetainedBatch } fro
  * and checkProducerEpoch after KIP-360), on one producer's entry: see producer-state.ts.
  */
 
-const INT32_MAX = 2 ** 31 - 1
-const INT16_MAX = 2 ** 15 - 1
+/** Sequences and offset deltas are int32; epochs int16 (batch-format.ts). */
+const INT32_MAX = MAX_SEQUENCE
+const INT16_MAX = MAX_PRODUCER_EPOCH
 
 export interface ProducerBatch {
   /** -1 (any negative) for a batch of a producer that is not idempotent: never checked nor kept. */

@@ -1,3 +1,4 @@
+import { MAX_PRODUCER_EPOCH, MAX_SEQUENCE } from '../record/batch-format.js'
 import { crc32 } from '../record/crc32.js'
 import { readInt64, writeInt64 } from '../record/int64.js'
 
@@ -35,8 +36,8 @@ const HEADER_BYTES = 18
 const PRODUCER_HEADER_BYTES = 11
 const BATCH_BYTES = 32
 const CRC_BYTES = 4
-const INT32_MAX = 2 ** 31 - 1
-const INT16_MAX = 2 ** 15 - 1
+const INT32_MAX = MAX_SEQUENCE
+const INT16_MAX = MAX_PRODUCER_EPOCH
 
 /** One batch of a producer, as retained: its sequence range and where it went in the log. */
 export interface RetainedBatch {
