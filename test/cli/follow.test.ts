@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { Spool } from '../../src/client/spool.js'
 import { isSpoolError } from '../../src/errors.js'
 import { openTestSpool } from '../helpers/open-spool.js'
+import { median, percentile } from '../helpers/stats.js'
 
 /**
  * `spool consume --follow` beside a writer in another process, `consume --group` beside
@@ -78,19 +79,18 @@ function run(dir: string, args: string[]): Promise<{ code: number | null; stdout
 }
 
 /** `sh -c '(spool … 2>err; echo $? >status) | head -N'`: a real pipe, as a shell makes it. */
-async function pipeToHead(dir: string, args: string[], lines: number): Promise<{ head: string; status: number; stderr: string; ms: number }> {
+async function pipeToHead(dir: string, args: string[], lines: number): Promise<{ head: string; status: number; stderr: string }> {
   const scratch = freshDir()
   const err = path.join(scratch, 'err')
   const status = path.join(scratch, 'status')
   const quoted = [process.execPath, CLI, '--data-dir', dir, ...args].map((word) => `'${word}'`).join(' ')
-  const started = now()
   const result = await new Promise<string>((resolve, reject) => {
     const sh = spawn('sh', ['-c', `(${quoted} 2>'${err}'; echo $? >'${status}') | head -${lines}`], { stdio: ['ignore', 'pipe', 'inherit'] })
     let stdout = ''
     sh.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
     sh.on('error', reject).on('close', () => resolve(stdout))
   })
-  return { head: result, status: Number(fs.readFileSync(status, 'utf8')), stderr: fs.readFileSync(err, 'utf8'), ms: now() - started }
+  return { head: result, status: Number(fs.readFileSync(status, 'utf8')), stderr: fs.readFileSync(err, 'utf8') }
 }
 
 /** A writable open that waits while a `consume --group` holds the lock for a moment. */
@@ -106,8 +106,6 @@ async function openWhenFree(dir: string): Promise<Spool> {
   }
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
-const percentile = (values: number[], p: number): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!
 
 describe('spool consume --follow beside a writer in another process (the built CLI)', { timeout: 120_000 }, () => {
   it('prints what the writer appends, in order and across segment rolls, within milliseconds; SIGTERM ends it with status 0', async () => {
@@ -133,7 +131,6 @@ describe('spool consume --follow beside a writer in another process (the built C
     expect(reader.lines.map((l) => l.text)).toEqual(['before', ...Array.from({ length: COUNT }, (_, i) => `live-${i}-${'x'.repeat(40)}`)])
     const delays = sentAt.map((at, i) => reader.lines[i + 1]!.at - at)
     console.log(`consume --follow (CLI, other process): ack → printed median ${median(delays).toFixed(2)} ms, p99 ${percentile(delays, 0.99).toFixed(2)} ms, max ${Math.max(...delays).toFixed(2)} ms`)
-    expect(median(delays)).toBeLessThan(5_000) // loose: the figure is printed above
     await writer.close()
   })
 
@@ -235,7 +232,6 @@ describe('consume in a pipeline (the built CLI)', { timeout: 120_000 }, () => {
       expect(piped.head).toBe(`${LINE(0)}\n${LINE(1)}\n`)
       expect(piped.stderr).toBe('') // no EPIPE, no stack trace
       expect([0, 141]).toContain(piped.status) // 141: as `cat` is reported in PIPESTATUS (main.ts)
-      expect(piped.ms).toBeLessThan(30_000)
     }
   })
 

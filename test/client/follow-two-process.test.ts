@@ -5,6 +5,7 @@ import type { ConsumedRecord } from '../../src/client/reader.js'
 import { expectCode } from '../helpers/expect-code.js'
 import { onLines, runUntilKilled, spawnTs } from '../helpers/kill-child.js'
 import { openTestSpool } from '../helpers/open-spool.js'
+import { median, percentile } from '../helpers/stats.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const WRITER = path.join(import.meta.dirname, '../fixtures/follow-writer.ts')
@@ -37,8 +38,6 @@ function batchesOf(partitionDir: string): Array<{ file: string; lastOffset: numb
   return batches
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
-const percentile = (values: number[], p: number): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!
 
 describe('a read-only spool.read({ follow: true }) beside a writer in another process', { timeout: 120_000 }, () => {
   it("sees every record the writer appends, in order, across segment rolls, and none before an fsync covered it (flush 'always')", async () => {
@@ -86,7 +85,6 @@ describe('a read-only spool.read({ follow: true }) beside a writer in another pr
     // Seen after the ack or before it: the writer publishes before its acknowledgements run.
     const delays = seen.map(({ record, at }) => at - acked.get(record.offset)!)
     console.log(`follow (library, read-only, other process): ack → seen median ${median(delays).toFixed(2)} ms, p99 ${percentile(delays, 0.99).toFixed(2)} ms`)
-    expect(median(delays)).toBeLessThan(5_000)
   })
 
   it('goes on across a writer killed mid-stream and a new writer that recovers the log and appends more', async () => {
