@@ -8,7 +8,7 @@
 # Needs root for apt-get (or sudo). Safe to run again; does nothing when all is there.
 set -euo pipefail
 
-PACKAGES=(python3-kafka python3-snappy python3-lz4 python3-zstandard)
+PACKAGES=(kcat python3-kafka python3-snappy python3-lz4 python3-zstandard)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 if /usr/bin/python3 -c 'import kafka, snappy, lz4.frame, zstandard' 2>/dev/null; then

@@ -30,6 +30,7 @@ export const ERROR_CODES = [
   'INVALID_TIMESTAMP',
   'DATA_DIR_NOT_FOUND',
   'NEEDS_OWNER',
+  'INVALID_BATCH',
 ] as const
 
 export type SpoolErrorCode = (typeof ERROR_CODES)[number]

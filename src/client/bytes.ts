@@ -31,9 +31,4 @@ export function toHeaders(field: string, headers: unknown): readonly RecordHeade
   return Object.entries(headers).map(([key, value]) => ({ key, value: toBuffer(`${field}.${key}`, value) }))
 }
 
-/** Bytes of a record that count against maxRecordBytes: key, value and headers. */
-export function payloadBytes(key: Buffer | null, value: Buffer | null, headers: readonly RecordHeader[]): number {
-  let size = (key?.length ?? 0) + (value?.length ?? 0)
-  for (const header of headers) size += Buffer.byteLength(header.key) + (header.value?.length ?? 0)
-  return size
-}
+export { payloadBytes } from '../record/payload.js'

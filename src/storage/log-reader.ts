@@ -1,6 +1,7 @@
 import { SpoolError, invalidArgument, isSpoolError } from '../errors.js'
 import { DEFAULT_READ_MAX_BYTES, SCAN_CHUNK_BYTES } from '../limits.js'
-import { type BatchHeader, MalformedBatchError, decodeRecords, forEachRecordTime, lastOffsetOf } from '../record/batch-decoder.js'
+import { type BatchHeader, MalformedBatchError, decodeRecords, forEachRecordTime, inCurrentFormat, lastOffsetOf } from '../record/batch-decoder.js'
+import { CURRENT_BATCH_FORMAT } from '../record/batch-format.js'
 import type { RecordLabel, StoredRecord } from '../record/types.js'
 import { integerIn, nonNegativeInteger } from '../validate.js'
 import type { QuarantineGaps } from './quarantine-record.js'
@@ -55,6 +56,14 @@ export interface ReadResult {
   nextOffset: number
 }
 
+export interface BatchBytes {
+  /** Whole stored batches, in offset order (views of what was read; not copied). */
+  chunks: Buffer[]
+  bytes: number
+  /** The offset after the last batch returned. */
+  nextOffset: number
+}
+
 type Visitor = (batch: BatchVisit) => 'take' | 'skip' | 'stop'
 
 export class LogReader {
@@ -98,6 +107,49 @@ export class LogReader {
     }
     this.view.gaps.noteRead(fromOffset, nextOffset)
     return { records, nextOffset }
+  }
+
+  /**
+   * The stored bytes of whole batches from the one holding `fromOffset` on, up to the
+   * high watermark, stopping near `maxBytes` (at least one batch, as Kafka's KIP-74): what
+   * a Fetch sends as it is, never decoded. Each batch was CRC-checked on the way; one of
+   * format v1 is sent with its CRC-32C computed (clients check CRC-32C). A read that meets
+   * a damaged batch after gathering some returns those, as `read` does.
+   */
+  async readBatchBytes(fromOffset: number, maxBytes: number): Promise<BatchBytes> {
+    const { segments } = this.view
+    this.view.checkReadable()
+    nonNegativeInteger('fromOffset', fromOffset)
+    integerIn('maxBytes', maxBytes, 1, Number.MAX_SAFE_INTEGER)
+    const end = this.view.highWatermark()
+    this.checkInRange(fromOffset)
+    const chunks: Buffer[] = []
+    let bytes = 0
+    let nextOffset = fromOffset
+    let segment: Segment | undefined = segments.holding(fromOffset)
+    while (segment !== undefined && nextOffset < end && bytes < maxBytes) {
+      nextOffset = Math.max(nextOffset, segment.baseOffset)
+      const from = nextOffset
+      let full: boolean
+      try {
+        full = await this.scanSegment(segment, from, maxBytes - bytes, ({ buf, at, header, format }) => {
+          if (header.baseOffset >= end) return 'stop'
+          const last = lastOffsetOf(header)
+          if (last < from) return 'skip'
+          const stored = buf.subarray(at, at + header.sizeBytes)
+          chunks.push(format === CURRENT_BATCH_FORMAT ? stored : inCurrentFormat(stored))
+          bytes += header.sizeBytes
+          nextOffset = last + 1
+          return 'take'
+        })
+      } catch (error) {
+        if (chunks.length === 0 || !isSpoolError(error, 'CORRUPT_BATCH')) throw error
+        break
+      }
+      if (full) break
+      segment = segments.after(segment.baseOffset)
+    }
+    return { chunks, bytes, nextOffset }
   }
 
   private async readFromSegment(

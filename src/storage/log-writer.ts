@@ -69,6 +69,8 @@ export interface AppendOptions {
 export interface AppendResult {
   baseOffset: number
   lastOffset: number
+  /** The time the log stamped the batch with, on a topic of log-append time. */
+  logAppendTime?: number
 }
 
 export interface WriterEvents {
@@ -171,6 +173,23 @@ export class LogWriter {
     } finally {
       if (batch !== plain) this.arena?.release(plain.bytes)
     }
+    return this.enqueue(batch, identity)
+  }
+
+  /**
+   * Appends a batch already encoded and checked (record-batch-validation.ts: a Kafka
+   * client's, stored byte for byte but for its base offset and leader epoch).
+   */
+  appendEncoded(batch: EncodedBatch, identity: ProducerIdentity): Promise<AppendResult> {
+    try {
+      checkTimestamps(this.options.timestamps, batch, this.options.clock())
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.enqueue(batch, identity)
+  }
+
+  private enqueue(batch: EncodedBatch, identity: ProducerIdentity): Promise<AppendResult> {
     const producer = identity.producerId < 0 ? null : producerBatch(identity, batch)
     return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ batch, producer, resolve, reject })
@@ -337,7 +356,8 @@ export class LogWriter {
     const logAppendTime = this.options.timestamps.type === 'logAppend'
     for (const request of group) {
       const { batch, producer } = request
-      const result = { baseOffset: offset, lastOffset: offset + batch.recordCount - 1 }
+      const result: AppendResult = { baseOffset: offset, lastOffset: offset + batch.recordCount - 1 }
+      if (logAppendTime) result.logAppendTime = now
       // The producers' state keeps the time the batch carries in the log, as a rebuild from the log finds it.
       if (logAppendTime && producer !== null) producer.timestamp = now
       if (pending !== null && producer !== null) {

@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { validateClientBatch } from '../record/batch-validation.js'
 import { SpoolError, invalidArgument, ioError } from '../errors.js'
 import {
   DEFAULT_INDEX_INTERVAL_BYTES,
@@ -24,7 +25,7 @@ import { type QuarantinedRange, QuarantineGaps } from './quarantine-record.js'
 import { type FlushPolicy, checkFlushPolicy } from './flush-policy.js'
 import { type StorageIO, nodeIO } from './io.js'
 import { type LogPosition, encodeLogPosition } from './log-files.js'
-import { LogReader, type ReadOptions, type ReadResult } from './log-reader.js'
+import { type BatchBytes, LogReader, type ReadOptions, type ReadResult } from './log-reader.js'
 import { type AppendOptions, type AppendResult, LogWriter } from './log-writer.js'
 import { type Logger, stderrLogger } from './logger.js'
 import { LogFollower } from './log-follower.js'
@@ -40,7 +41,7 @@ import { type TimestampPolicy, type TimestampType, parseTimestampType } from './
 
 export type { CompactionOptions, CompactionPhase, CompactionStats } from './cleaner.js'
 export type { RetentionOptions, RetentionResult } from './retention.js'
-export type { ReadOptions, ReadResult } from './log-reader.js'
+export type { BatchBytes, ReadOptions, ReadResult } from './log-reader.js'
 export type { AppendOptions, AppendResult } from './log-writer.js'
 
 export interface PartitionLogOptions {
@@ -416,6 +417,28 @@ export class PartitionLog {
     }
   }
 
+  /**
+   * Appends a record batch that arrived as bytes (a Kafka client's Produce): checked whole
+   * first (batch-validation.ts), then stored as it is, with its base offset and leader
+   * epoch assigned — unless the log forces a codec the batch is not in: then its records
+   * are compressed again, as Kafka does for a topic's compression.type. Idempotent when
+   * the batch carries a producer id, as `append` with `producer`.
+   */
+  appendBatch(bytes: Buffer, options: { maxRecordBytes?: number } = {}): Promise<AppendResult> {
+    try {
+      this.checkWritable()
+      const validated = validateClientBatch(bytes, {
+        maxBatchBytes: this.options.maxBatchBytes,
+        maxRecordBytes: options.maxRecordBytes ?? Number.POSITIVE_INFINITY,
+      })
+      const forced = this.options.compression
+      if (forced === 'producer' || forced === validated.codec) return this.writer.appendEncoded(validated.batch, validated.producer)
+      return this.writer.append(validated.records, { producer: validated.producer, compression: forced })
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
   private checkWritable(): void {
     if (this.closed) throw new SpoolError('CLOSED', `the log in ${this.dir} is closed; open it again to write`)
     if (this.ctx.readOnly) throw invalidArgument('append', `is not allowed: ${this.dir} was opened read-only`)
@@ -443,6 +466,14 @@ export class PartitionLog {
    */
   read(fromOffset: number, options: ReadOptions = {}): Promise<ReadResult> {
     return this.reader.read(fromOffset, options)
+  }
+
+  /**
+   * Stored batches from the one holding `fromOffset` on, as bytes (at least one batch
+   * unless at the end; then about `maxBytes`): what a Kafka Fetch sends unchanged.
+   */
+  readBatchBytes(fromOffset: number, maxBytes: number): Promise<BatchBytes> {
+    return this.reader.readBatchBytes(fromOffset, maxBytes)
   }
 
   /** The first offset whose record timestamp is at or after `timestamp`, or null if none is. */

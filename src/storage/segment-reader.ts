@@ -1,6 +1,7 @@
 import { SpoolError } from '../errors.js'
 import { BATCH_HEADER_BYTES, BATCH_MAGIC, OFFSET_MAGIC } from '../record/batch-format.js'
-import { type BatchHeader, batchCrcValid, headerProblem, lastOffsetOf, readBatchHeader } from '../record/batch-decoder.js'
+import { type BatchHeader, batchChecksumFormat, headerProblem, lastOffsetOf, readBatchHeader } from '../record/batch-decoder.js'
+import type { BatchFormat } from '../record/batch-format.js'
 import { readInt64 } from '../record/int64.js'
 import type { Segment } from './segment.js'
 
@@ -11,6 +12,8 @@ export interface BatchVisit {
   /** Where the batch starts in the `.log`. */
   position: number
   header: BatchHeader
+  /** Which checksum it carries: 1 for a batch written before format v2 (CRC-32). */
+  format: BatchFormat
 }
 
 export interface SegmentReadOptions {
@@ -82,14 +85,13 @@ export async function readSegmentBatches(segment: Segment, options: SegmentReadO
         if (at > 0) break // the next read starts at this batch
         buf = await segment.read(batchPosition, Math.min(header.sizeBytes + BATCH_HEADER_BYTES, options.limit - batchPosition))
       }
-      if (!batchCrcValid(buf, at, header)) {
-        throw corruptBatchError(segment, batchPosition, header.baseOffset, 'CRC mismatch')
-      }
+      const format = batchChecksumFormat(buf, at, header)
+      if (format === null) throw corruptBatchError(segment, batchPosition, header.baseOffset, 'CRC mismatch')
       const last = lastOffsetOf(header)
       const orderProblem = offsetOrderProblem(header.baseOffset, last, previousLast, options.offsetLimit, nextBaseOffset(buf, at + header.sizeBytes))
       if (orderProblem !== null) throw corruptBatchError(segment, batchPosition, header.baseOffset, orderProblem)
       previousLast = last
-      const verdict = options.visit({ buf, at, position: batchPosition, header })
+      const verdict = options.visit({ buf, at, position: batchPosition, header, format })
       if (verdict === 'stop') return false
       at += header.sizeBytes
       if (verdict === 'take') {
