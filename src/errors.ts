@@ -31,6 +31,7 @@ export const ERROR_CODES = [
   'DATA_DIR_NOT_FOUND',
   'NEEDS_OWNER',
   'INVALID_BATCH',
+  'LISTENER_UNREACHABLE',
 ] as const
 
 export type SpoolErrorCode = (typeof ERROR_CODES)[number]

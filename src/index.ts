@@ -1,5 +1,6 @@
 export { openSpool, Spool, DEFAULT_DATA_DIR, DATA_DIR_ENV } from './client/spool.js'
-export type { SpoolOptions, TopicOptions } from './client/spool.js'
+export type { SpoolOptions, TopicOptions, ListenOptions } from './client/spool.js'
+export type { BoundAddress } from './kafka/server/listener.js'
 export { Producer } from './client/producer.js'
 export { Consumer } from './client/consumer.js'
 export type { RunOptions, EachBatchPayload, PollOptions } from './client/consumer.js'

@@ -212,3 +212,56 @@ export const FOLLOW_PUBLISHED_END_READS = 3
  * as much as a small append under flush 'never'.
  */
 export const PUBLISH_MIN_INTERVAL_MS = 1
+
+// ---------------------------------------------------------------------------------------
+// The Kafka listener (src/kafka/server/).
+
+/**
+ * Kafka's socket.request.max.bytes: a request frame larger than this closes its
+ * connection before any of it is buffered past the size prefix. It bounds what one
+ * request can make the listener hold (a Produce carries whole batches).
+ */
+export const MAX_KAFKA_REQUEST_BYTES = 100 * 1024 * 1024
+/**
+ * Requests of one connection dispatched and not yet answered. Clients pipeline (librdkafka
+ * allows up to a million in flight, the Java client 5 per connection); past this the
+ * listener stops reading the socket, and TCP holds the client back, until a response
+ * goes out. Kafka's own broker handles one request per connection at a time; a few dozen
+ * keep a pipelining client's queue full without letting one connection hold unbounded work.
+ */
+export const MAX_KAFKA_IN_FLIGHT_REQUESTS = 64
+/**
+ * Response bytes one connection may hold before the client reads them: answers waiting
+ * behind an earlier, slower one (responses go out in request order) plus what the socket
+ * has not yet sent. Past it the listener stops reading new requests until they drain.
+ * Room for one default-sized Fetch of the Java client (fetch.max.bytes, 50 MiB) and more.
+ */
+export const MAX_KAFKA_BUFFERED_RESPONSE_BYTES = 64 * 1024 * 1024
+/**
+ * Client connections one listener serves at once; past it a new one is closed at once.
+ * Each holds a file descriptor and up to the buffers above, and the process's descriptors
+ * are shared with segments (MAX_OPEN_SEALED_SEGMENTS) and LevelDB under Linux's default
+ * soft limit of 1,024.
+ */
+export const DEFAULT_KAFKA_MAX_CONNECTIONS = 256
+/**
+ * Kafka's connections.max.idle.ms: a connection with nothing in flight that sends nothing
+ * for this long is closed, so that clients that vanished without a FIN do not hold
+ * connection slots forever.
+ */
+export const KAFKA_CONNECTION_MAX_IDLE_MS = 10 * 60 * 1000
+/**
+ * How long close() lets the listener's connections finish what is in flight and flush it
+ * to clients that read slowly; past it their sockets are destroyed (the handlers still
+ * finish before close() resolves, so the data directory closes under no request).
+ */
+export const KAFKA_LISTENER_CLOSE_TIMEOUT_MS = 30_000
+
+check(MAX_KAFKA_REQUEST_BYTES >= DEFAULT_MAX_BATCH_BYTES, 'a request can carry the largest batch')
+check(MAX_KAFKA_IN_FLIGHT_REQUESTS >= 1, 'a connection can have a request in flight')
+
+/**
+ * The longest delay a Node timer keeps (about 24.8 days): a longer one fires after 1 ms, so
+ * an interval option above it would turn "rarely" into "constantly".
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1

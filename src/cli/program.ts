@@ -61,6 +61,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./groups.js')).groupsCommand,
   },
   {
+    name: 'serve',
+    term: 'serve [options]',
+    description: 'serve the data directory to Kafka clients (kcat, kafkajs, …) until SIGINT or SIGTERM',
+    load: async () => (await import('./serve.js')).serveCommand,
+  },
+  {
     name: 'segments',
     term: 'segments',
     description: 'inspect segment files (read-only: safe while an application writes), and repair damaged ones',

@@ -1,4 +1,5 @@
 import { type SpoolError, invalidArgument } from '../errors.js'
+import { MAX_TIMER_MS } from '../limits.js'
 import { type Assignor, type TopicPartition, resolveAssignor } from '../groups/assignors.js'
 import { checkGroupName } from '../groups/offset-store.js'
 import {
@@ -87,7 +88,7 @@ export function resolveConsumerOptions(options: ConsumerOptions, topics: Topics)
   if (!RESET_POLICIES.includes(resetPolicy)) throw invalidArgument('resetPolicy', `must be one of ${RESET_POLICIES.join(', ')}`)
   const autoCommit = options.autoCommit ?? true
   let commitIntervalMs: number | null = null
-  if (typeof autoCommit === 'object' && autoCommit !== null) commitIntervalMs = integerIn('autoCommit.intervalMs', autoCommit.intervalMs, 1)
+  if (typeof autoCommit === 'object' && autoCommit !== null) commitIntervalMs = integerIn('autoCommit.intervalMs', autoCommit.intervalMs, 1, MAX_TIMER_MS)
   else if (typeof autoCommit !== 'boolean') throw invalidArgument('autoCommit', 'must be true, false or { intervalMs }')
   const sessionTimeoutMs =
     options.sessionTimeoutMs === undefined ? DEFAULT_SESSION_TIMEOUT_MS : integerIn('sessionTimeoutMs', options.sessionTimeoutMs, MIN_SESSION_TIMEOUT_MS, MAX_SESSION_TIMEOUT_MS)
@@ -110,7 +111,7 @@ export function resolveConsumerOptions(options: ConsumerOptions, topics: Topics)
     maxPrefetchBytes: positive('maxPrefetchBytes', options.maxPrefetchBytes, DEFAULT_MAX_PREFETCH_BYTES),
     sessionTimeoutMs,
     heartbeatIntervalMs,
-    maxPollIntervalMs: positive('maxPollIntervalMs', options.maxPollIntervalMs, DEFAULT_MAX_POLL_INTERVAL_MS),
+    maxPollIntervalMs: options.maxPollIntervalMs === undefined ? DEFAULT_MAX_POLL_INTERVAL_MS : integerIn('maxPollIntervalMs', options.maxPollIntervalMs, 1, MAX_TIMER_MS),
     instanceId: options.instanceId,
     onAssigned: checkCallback('onAssigned', options.onAssigned),
     onRevoked: checkCallback('onRevoked', options.onRevoked),

@@ -1,4 +1,5 @@
 import { SpoolError, invalidArgument } from '../errors.js'
+import { MAX_TIMER_MS } from '../limits.js'
 import type { RecordInput } from '../record/types.js'
 import { BATCH_HEADER_BYTES } from '../record/batch-format.js'
 import { DEFAULT_MAX_BATCH_BYTES, HEADER_FRAMING_MAX_BYTES, RECORD_FRAMING_MAX_BYTES } from '../limits.js'
@@ -8,7 +9,7 @@ import { ProducerSequences } from './producer-sequences.js'
 import { StickyPartitioner, partitionForKey } from '../topics/partitioner.js'
 import type { Topics } from '../topics/topics.js'
 import { type Bytes, type HeadersInput, payloadBytes, toBuffer, toHeaders } from './bytes.js'
-import { nonNegativeInteger } from '../validate.js'
+import { integerIn, nonNegativeInteger } from '../validate.js'
 
 export interface ProducerRecord {
   topic: string
@@ -112,7 +113,7 @@ export class Producer {
     options: ProducerOptions = {},
     allocateProducerId: () => Promise<number> = () => Promise.reject(new Error('no producer ids here')),
   ) {
-    this.lingerMs = nonNegativeInteger('lingerMs', options.lingerMs ?? DEFAULT_LINGER_MS)
+    this.lingerMs = integerIn('lingerMs', options.lingerMs ?? DEFAULT_LINGER_MS, 0, MAX_TIMER_MS)
     this.maxBatchBytes = Math.min(nonNegativeInteger('maxBatchBytes', options.maxBatchBytes ?? DEFAULT_PRODUCER_MAX_BATCH_BYTES), BATCH_RECORDS_MAX_BYTES)
     this.compression = options.compression === undefined ? 'none' : parseCompressionCodec(options.compression, 'compression')
     const idempotent = options.idempotent ?? true

@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { MAX_TIMER_MS } from '../limits.js'
 import { SpoolError, invalidArgument, ioError } from '../errors.js'
 import { createDirectoryDurably } from '../storage/atomic-file.js'
 import { type DirLock, acquireDirLock } from '../storage/dir-lock.js'
@@ -14,10 +15,14 @@ import { GroupAdmin, type GroupReport, type ResetPlanEntry, type ResetTarget } f
 import { GROUPS_DIR, GroupHub } from './group-hub.js'
 import type { OpenGroupDatabase } from '../groups/offset-store.js'
 import { CATALOG_FILE } from '../topics/catalog.js'
-import { LOCK_FILE, WRITER_LOCK_DIR, tempPathOf } from '../storage/paths.js'
+import { CLUSTER_ID_FILE, LISTENER_FILE, LOCK_FILE, WRITER_LOCK_DIR, tempPathOf } from '../storage/paths.js'
+import type { Broker } from '../kafka/broker.js'
+import { loadClusterId } from '../kafka/cluster-id.js'
+import { removeListenerFile } from '../kafka/server/listener-file.js'
+import type { BoundAddress, KafkaListener, ListenOptions as ListenerAddressOptions } from '../kafka/server/listener.js'
 import { Producer, type ProducerOptions } from './producer.js'
 import { type ConsumedRecord, type ReadStreamOptions, readTopic } from './reader.js'
-import { nonNegativeInteger } from '../validate.js'
+import { integerIn, nonNegativeInteger } from '../validate.js'
 
 /** Where the CLI and the demo keep their data unless told otherwise. */
 export const DEFAULT_DATA_DIR = './spool-data'
@@ -28,6 +33,15 @@ export function defaultDataDir(): string {
 }
 
 export type TopicOptions = Partial<TopicConfig>
+
+/** spool.listen(): where the Kafka listener binds, what it advertises, and whether it creates topics on demand. */
+export interface ListenOptions extends ListenerAddressOptions {
+  /**
+   * Kafka's auto.create.topics.enable: a Metadata or Produce request naming an unknown
+   * topic creates it, with this spool's topic defaults. Off by default.
+   */
+  readonly autoCreateTopics?: boolean
+}
 
 export interface SpoolOptions extends TopicOptions {
   /** The data directory; `$SPOOL_DATA_DIR` or ./spool-data when omitted. */
@@ -66,6 +80,9 @@ export interface SpoolOptions extends TopicOptions {
  */
 export const DEFAULT_CLEANER_INTERVAL_MS = 60_000
 
+/** The one broker a spool is, as Kafka clients see it. */
+export const KAFKA_NODE_ID = 0
+
 /**
  * An open data directory: its lock, its topic catalog and partition logs, and the
  * clients made from it. `close()` flushes, writes each partition's clean-shutdown
@@ -80,6 +97,9 @@ export class Spool {
 
   /** Hands out idempotent producers' ids; opened by the first producer that needs one. */
   private producerIds: Promise<ProducerIdAllocator> | null = null
+
+  /** The Kafka listener, from listen() until close() (null again if it failed to start). */
+  private listening: Promise<{ listener: KafkaListener; address: BoundAddress }> | null = null
 
   private constructor(
     readonly dir: string,
@@ -134,7 +154,7 @@ export class Spool {
       openGroupDatabase,
       ...topicDefaults
     } = options
-    nonNegativeInteger('cleanerIntervalMs', cleanerIntervalMs)
+    integerIn('cleanerIntervalMs', cleanerIntervalMs, 0, MAX_TIMER_MS)
     if (givenDir !== undefined && (typeof givenDir !== 'string' || givenDir === '')) throw invalidArgument('dir', 'must be a directory path')
     const dir = path.resolve(givenDir ?? defaultDataDir())
     const defaults = resolveTopicConfig(topicDefaults, DEFAULT_TOPIC_CONFIG)
@@ -146,6 +166,9 @@ export class Spool {
     else await createDirectoryDurably(io, dir)
     const lock = readOnly ? null : await acquireDirLock(dir, io)
     try {
+      // Holding the lock proves that no listener of this directory is running: a file left
+      // by one that was killed would send the CLI to a dead address.
+      if (lock !== null && entries?.includes(LISTENER_FILE) === true) await removeListenerFile(io, dir)
       const topics = await Topics.open({ dataDir: dir, defaults, io, logger, clock, readOnly })
       const groups = new GroupHub({ dataDir: dir, topics, clock, logger, readOnly, openDatabase: openGroupDatabase })
       const spool = new Spool(dir, topics, lock, clock, logger, readOnly, groups, io)
@@ -208,6 +231,74 @@ export class Spool {
     } catch (error) {
       return Promise.reject(error)
     }
+  }
+
+  /**
+   * What the Kafka listener sees of this spool (src/kafka/broker.ts): its topics and
+   * partition logs, shared with in-process producers and consumers. Makes the data
+   * directory's cluster id on first use. For the listener; not part of the public API.
+   * @internal
+   */
+  async kafkaBroker(options: { autoCreateTopics: boolean }): Promise<Broker> {
+    this.checkOpen()
+    if (this.readOnly) throw new SpoolError('NEEDS_OWNER', `${this.dir} was opened read-only; a Kafka listener needs the directory's owner`)
+    const clusterId = await loadClusterId(this.io, this.dir)
+    const { topics, logger } = this
+    return {
+      clusterId,
+      nodeId: KAFKA_NODE_ID,
+      autoCreateTopics: options.autoCreateTopics,
+      logger,
+      topicNames: () => topics.list(),
+      hasTopic: (name) => topics.has(name),
+      topicConfig: (name) => topics.config(name),
+      log: (topic, partition) => topics.logOf(topic, partition),
+      createTopic: (name, topicOptions) => this.createTopic(name, topicOptions),
+      deleteTopic: (name) => this.deleteTopic(name),
+      addPartitions: (name, total) => this.addPartitions(name, total),
+      allocateProducerId: () => this.allocateProducerId(),
+    }
+  }
+
+  /**
+   * Serves this spool over the Kafka wire protocol, so that other processes (kcat,
+   * kafkajs, librdkafka, kafka-python, the `spool` CLI) produce and consume while this
+   * process goes on using it in-process. Binds 127.0.0.1:9092 unless told otherwise
+   * (port 0: a free port); resolves with the bound address. One listener per spool;
+   * close() closes it first, letting the requests in flight finish.
+   */
+  listen(options: ListenOptions = {}): Promise<BoundAddress> {
+    try {
+      this.checkOpen()
+      if (this.readOnly) throw new SpoolError('NEEDS_OWNER', `${this.dir} was opened read-only; a Kafka listener needs the directory's owner`, { details: { field: 'listen' } })
+      if (this.listening !== null) throw invalidArgument('listen', 'was called already: a spool has one Kafka listener')
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const listening = this.startListener(options)
+    this.listening = listening
+    return listening.then(
+      ({ address }) => address,
+      (error: unknown) => {
+        if (this.listening === listening) this.listening = null // another port may be tried
+        throw error
+      },
+    )
+  }
+
+  private async startListener(options: ListenOptions): Promise<{ listener: KafkaListener; address: BoundAddress }> {
+    const { autoCreateTopics = false, ...where } = options
+    if (typeof autoCreateTopics !== 'boolean') throw invalidArgument('autoCreateTopics', 'must be true or false')
+    const broker = await this.kafkaBroker({ autoCreateTopics })
+    // Loaded here, not at the top: an application that never listens does not load the codec.
+    const [{ KafkaListener }, { createDispatcher }] = await Promise.all([import('../kafka/server/listener.js'), import('../kafka/server/dispatch.js')])
+    const listener = new KafkaListener({ dataDir: this.dir, io: this.io, logger: this.logger, dispatcher: (advertised) => createDispatcher({ broker, advertised }) })
+    const address = await listener.start(where)
+    if (this.closing !== null) {
+      await listener.close()
+      throw this.closedError()
+    }
+    return { listener, address }
   }
 
   /** Replays a partition, no group involved: `for await (const record of spool.read(topic, { partition, fromOffset }))`. */
@@ -289,6 +380,8 @@ export class Spool {
       if (this.cleanerTimer !== null) clearInterval(this.cleanerTimer)
       await this.cleaning?.catch(() => undefined)
       try {
+        // The listener first: no new request comes in, and those in flight finish against open topics.
+        await this.listening?.then(({ listener }) => listener.close(), () => undefined)
         await Promise.all([...this.consumers].map((consumer) => consumer.close().catch(() => undefined)))
         for (const producer of this.producers) await producer.close().catch(() => undefined)
         await this.groups.close()
@@ -310,7 +403,10 @@ function checkLooksLikeSpool(dir: string, entries: readonly string[]): void {
   // Partition directories are made only after the catalog that names them is durable: a
   // folder named like one (`report-2024`) beside no catalog is someone else's. A catalog
   // still aside (a crash during the first topic's creation) is the spool's own.
-  const own = new Set([LOCK_FILE, WRITER_LOCK_DIR, GROUPS_DIR, tempPathOf(CATALOG_FILE), PRODUCER_IDS_FILE, tempPathOf(PRODUCER_IDS_FILE)])
+  const own = new Set([
+    ...[CATALOG_FILE, PRODUCER_IDS_FILE, CLUSTER_ID_FILE, LISTENER_FILE].map(tempPathOf),
+    ...[LOCK_FILE, WRITER_LOCK_DIR, GROUPS_DIR, PRODUCER_IDS_FILE, CLUSTER_ID_FILE, LISTENER_FILE],
+  ])
   const foreign = entries.filter((name) => !own.has(name))
   if (foreign.length === 0) return
   throw invalidArgument(

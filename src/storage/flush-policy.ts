@@ -1,4 +1,5 @@
 import { invalidArgument } from '../errors.js'
+import { MAX_TIMER_MS } from '../limits.js'
 
 /**
  * When an append is durable (contract 1):
@@ -12,7 +13,7 @@ export function checkFlushPolicy(policy: unknown): FlushPolicy {
   if (policy === 'always' || policy === 'never') return policy
   if (typeof policy === 'object' && policy !== null && 'intervalMs' in policy) {
     const intervalMs = (policy as { intervalMs: unknown }).intervalMs
-    if (typeof intervalMs === 'number' && Number.isInteger(intervalMs) && intervalMs > 0) return { intervalMs }
+    if (typeof intervalMs === 'number' && Number.isInteger(intervalMs) && intervalMs > 0 && intervalMs <= MAX_TIMER_MS) return { intervalMs }
   }
-  throw invalidArgument('flush', "must be 'always', 'never' or { intervalMs: <positive integer> }")
+  throw invalidArgument('flush', `must be 'always', 'never' or { intervalMs: <integer from 1 to ${MAX_TIMER_MS}> }`)
 }

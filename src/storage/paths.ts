@@ -92,3 +92,9 @@ export function parseCompactionFileName(name: string): CompactionFileName | null
 export function tempPathOf(file: string): string {
   return file + TEMP_SUFFIX
 }
+
+/** The data directory's Kafka cluster id (src/kafka/cluster-id.ts): the same across restarts. */
+export const CLUSTER_ID_FILE = 'cluster-id'
+
+/** Where a running Kafka listener says how to reach it (src/kafka/server): the CLI goes through it. */
+export const LISTENER_FILE = 'listener.json'

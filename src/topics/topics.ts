@@ -355,10 +355,13 @@ export class Topics {
       await this.checkNoDirectories(name, current, total)
       const entry: TopicEntry = { ...topic.entry, config: { ...topic.entry.config, partitions: total } }
       await writeCatalog(this.options.io, this.options.dataDir, this.entries().map((e) => (e.name === name ? entry : e)))
-      topic.entry = entry
-      // An opened topic opens its new partitions now; an unopened one opens them all on first use.
+      // An opened topic opens its new partitions now; an unopened one opens them all on first
+      // use. The new count shows only once their logs are there: a partition a reader may
+      // name always has one.
       const opened = topic.logs ?? (await topic.opening?.catch(() => null)) ?? null
-      if (opened !== null) opened.push(...(await this.openLogs(entry, current)))
+      const added = opened === null ? [] : await this.openLogs(entry, current)
+      topic.entry = entry
+      opened?.push(...added)
       return this.describeOpen(name)
     })
   }
@@ -378,6 +381,12 @@ export class Topics {
     this.checkOpen()
     const { topicId, createdAt } = this.get(name).entry
     return { topicId, createdAt }
+  }
+
+  /** A topic's configuration (UNKNOWN_TOPIC if there is no such topic). */
+  config(name: string): TopicConfig {
+    this.checkOpen()
+    return this.get(name).entry.config
   }
 
   partitionCount(name: string): number {
