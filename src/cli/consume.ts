@@ -2,7 +2,7 @@ import { Command, Option } from 'commander'
 import type { ConsumedRecord, ReadStreamOptions } from '../client/reader.js'
 import type { Spool } from '../client/spool.js'
 import { SpoolError, invalidArgument, isSpoolError } from '../errors.js'
-import { integerOption, timeOption, withSpool } from './open.js'
+import { type Listener, type ListenerFlags, bootstrapOption, integerOption, timeOption, withReader, withSpool } from './open.js'
 import type { CliStreams, GlobalOptions } from './output.js'
 import { type RecordFormat, checkFormat, formatRecord } from './record-format.js'
 
@@ -155,26 +155,51 @@ function stopOnSignals(): { readonly requested: boolean; readonly signal: AbortS
   }
 }
 
-async function printRecords(
-  out: CliStreams,
-  spool: Spool,
-  topic: string,
-  flags: ReadFlags,
-  format: RecordFormat,
-  start: (partition: number) => Promise<ReadStreamOptions>,
-): Promise<void> {
+type StartOf = (partition: number) => Promise<ReadStreamOptions>
+
+/**
+ * Where printed records come from: the data directory (read-only), or a Kafka listener.
+ * Both give each partition in offset order; without --follow partition after partition,
+ * with it as records arrive.
+ */
+interface RecordSource {
+  /** The topic's partitions, or `only` (UNKNOWN_TOPIC, UNKNOWN_PARTITION as the engine says them). */
+  partitions(topic: string, only: number | undefined): Promise<number[]>
+  records(topic: string, partitions: number[], follow: boolean, signal: AbortSignal, start: StartOf): Promise<AsyncGenerator<ConsumedRecord>>
+}
+
+function directorySource(spool: Spool): RecordSource {
+  return {
+    partitions: async (topic, only) => (only === undefined ? (await spool.describeTopic(topic)).partitions.map((p) => p.partition) : (await spool.describeTopic(topic), [only])),
+    records: async (topic, partitions, follow, signal, start) => {
+      const streams = await Promise.all(partitions.map(async (partition) => spool.read(topic, { partition, follow, signal, ...(await start(partition)) })))
+      return streams.length === 1 ? streams[0]! : follow ? merged(streams) : sequential(streams)
+    },
+  }
+}
+
+function listenerSource({ client }: Listener, readRemote: typeof import('../kafka/client/remote-reader.js').readRemote): RecordSource {
+  return {
+    partitions: async (topic, only) => {
+      const count = await client.partitionCount(topic)
+      if (only === undefined) return Array.from({ length: count }, (_, p) => p)
+      if (only >= count) throw new SpoolError('UNKNOWN_PARTITION', `topic "${topic}" has partitions 0..${count - 1}, not ${only}`, { details: { topic, partition: only } })
+      return [only]
+    },
+    records: async (topic, partitions, follow, signal, start) => readRemote(client, topic, partitions, { follow, signal, start }),
+  }
+}
+
+async function printRecords(out: CliStreams, from: RecordSource, topic: string, flags: ReadFlags, format: RecordFormat, start: StartOf): Promise<void> {
   const max = integerOption('max', flags.max, 1) ?? Infinity
   const only = integerOption('partition', flags.partition)
   const follow = flags.follow === true
-  const described = await spool.describeTopic(topic)
-  const partitions = only === undefined ? described.partitions.map((p) => p.partition) : [only]
+  const partitions = await from.partitions(topic, only)
   const stop = follow ? stopOnSignals() : null
   const done = new AbortController()
   const signal = anySignal([out.stdoutClosed, done.signal, ...(stop === null ? [] : [stop.signal])])
   try {
-    const streams = await Promise.all(partitions.map(async (partition) => spool.read(topic, { partition, follow, signal, ...(await start(partition)) })))
-    const source = streams.length === 1 ? streams[0]! : follow ? merged(streams) : sequential(streams)
-    await printAll(out, source, format, max)
+    await printAll(out, await from.records(topic, partitions, follow, signal, start), format, max)
   } finally {
     done.abort() // ends the partitions' reads still waiting at the end
     stop?.dispose()
@@ -260,9 +285,9 @@ function needsOwner(locked: SpoolError, dataDir: string): SpoolError {
   const holder = pid === undefined ? 'another process' : `process ${pid}${hostname === undefined ? '' : ` on ${hostname}`}`
   return new SpoolError(
     'NEEDS_OWNER',
-    `group consumption needs the owning process; run \`spool serve\` there (coming with the Kafka listener), or consume in that application: ` +
+    `group consumption needs the owning process; run \`spool serve\` there once it serves consumer groups (the next step of the Kafka listener), or consume in that application: ` +
       `${dataDir} is open for writing by ${holder}, and a group's members and commits live in that process. ` +
-      'Without --group, `spool consume` reads (and with --follow, follows) beside it',
+      'Without --group, `spool consume` reads (and with --follow, follows) beside it, through its Kafka listener when it has one',
     { cause: locked, details: { dir: dataDir, pid, hostname } },
   )
 }
@@ -336,7 +361,7 @@ async function consumeAsMember(out: CliStreams, globals: GlobalOptions, topic: s
   }
 }
 
-interface ConsumeFlags extends ReadFlags {
+interface ConsumeFlags extends ReadFlags, ListenerFlags {
   group?: string
   offset?: string
   fromTime?: string
@@ -344,7 +369,7 @@ interface ConsumeFlags extends ReadFlags {
 }
 
 export function consumeCommand(out: CliStreams, globals: () => GlobalOptions): Command {
-  return readOptions(new Command('consume'))
+  return bootstrapOption(readOptions(new Command('consume')))
     .description('print records of a topic: read-only, or with --group as a member of a consumer group that commits as it goes')
     .argument('<topic>')
     .addOption(
@@ -362,6 +387,14 @@ export function consumeCommand(out: CliStreams, globals: () => GlobalOptions): C
     )
     .action(async (topic: string, flags: ConsumeFlags) => {
       const { group } = flags
+      if (group !== undefined && flags.bootstrap !== undefined) {
+        throw new SpoolError(
+          'NEEDS_OWNER',
+          'consume --group cannot go through a Kafka listener yet: consumer groups over the wire come with the next step of the listener. ' +
+            'Without --group, spool consume goes through --bootstrap; with it, run where the data directory is',
+          { details: { group, bootstrap: flags.bootstrap } },
+        )
+      }
       if (group !== undefined) {
         // A mistake (an unknown topic, no data directory) fails before the writable open creates anything.
         await withSpool(globals(), 'read-only', (spool) => spool.describeTopic(topic))
@@ -372,11 +405,14 @@ export function consumeCommand(out: CliStreams, globals: () => GlobalOptions): C
       const offset = integerOption('offset', flags.offset)
       const fromTime = timeOption('from-time', flags.fromTime)
       if (offset !== undefined && flags.partition === undefined) throw invalidArgument('--offset', 'needs --partition')
-      await withSpool(globals(), 'read-only', (spool) =>
-        printRecords(out, spool, topic, flags, format, async () =>
-          offset !== undefined ? { fromOffset: offset } : fromTime !== undefined ? { fromTimestamp: fromTime } : {},
-        ),
-      )
+      const start = async (): Promise<ReadStreamOptions> => (offset !== undefined ? { fromOffset: offset } : fromTime !== undefined ? { fromTimestamp: fromTime } : {})
+      await withReader(globals(), flags, {
+        local: (spool) => printRecords(out, directorySource(spool), topic, flags, format, start),
+        listener: async (listener) => {
+          const { readRemote } = await import('../kafka/client/remote-reader.js')
+          await printRecords(out, listenerSource(listener, readRemote), topic, flags, format, start)
+        },
+      })
     })
 }
 
@@ -396,7 +432,7 @@ export function replayCommand(out: CliStreams, globals: () => GlobalOptions): Co
       const toTime = timeOption('to-time', flags.toTime)
       if ((fromOffset === undefined) === (fromTime === undefined)) throw invalidArgument('--from-offset', 'or --from-time is required (one of them)')
       await withSpool(globals(), 'read-only', (spool) =>
-        printRecords(out, spool, topic, flags, format, async (partition) => {
+        printRecords(out, directorySource(spool), topic, flags, format, async (partition) => {
           const range: ReadStreamOptions = fromOffset !== undefined ? { fromOffset } : { fromTimestamp: fromTime! }
           if (toOffset !== undefined) range.toOffset = toOffset
           if (toTime !== undefined) {

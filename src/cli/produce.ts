@@ -2,10 +2,11 @@ import fs from 'node:fs'
 import type { Readable } from 'node:stream'
 import { Command } from 'commander'
 import type { Producer, ProducerRecord, RecordMetadata } from '../client/producer.js'
+import type { Spool } from '../client/spool.js'
 import { SpoolError, invalidArgument, ioError, isSpoolError } from '../errors.js'
 import type { CompressionCodec } from '../record/compression/index.js'
 import { LineSplitter } from './lines.js'
-import { integerOption, withSpool } from './open.js'
+import { type Listener, type ListenerFlags, bootstrapOption, integerOption, withWriter } from './open.js'
 import { type CliStreams, type GlobalOptions, writeJson, writeLine } from './output.js'
 
 /**
@@ -40,7 +41,7 @@ const SIGNAL_EXIT: Readonly<Record<StopSignal, number>> = { SIGINT: 130, SIGTERM
 
 type StopSignal = 'SIGINT' | 'SIGTERM'
 
-interface ProduceFlags {
+interface ProduceFlags extends ListenerFlags {
   file?: string
   keySeparator?: string
   partition?: string
@@ -48,6 +49,9 @@ interface ProduceFlags {
   quiet?: boolean
   compression?: string
 }
+
+/** What a produce sends with: the engine's Producer, or a RemoteProducer through a Kafka listener. */
+type RecordSender = Pick<Producer, 'send'>
 
 /** A contiguous run of offsets written to one partition. */
 export interface WrittenRange {
@@ -159,7 +163,7 @@ class ProduceRun {
   constructor(
     private readonly out: CliStreams,
     private readonly topic: string,
-    private readonly producer: Producer,
+    private readonly producer: RecordSender,
     private readonly recordOf: (line: string) => ProducerRecord,
     private readonly print: 'each' | 'json' | 'none',
   ) {}
@@ -319,7 +323,7 @@ class ProduceRun {
 }
 
 export function produceCommand(out: CliStreams, globals: () => GlobalOptions): Command {
-  return new Command('produce')
+  return bootstrapOption(new Command('produce'))
     .description('send records to a topic, one per line of stdin (or --file)')
     .argument('<topic>')
     .option('--file <path>', 'read the lines from a file instead of stdin')
@@ -360,11 +364,9 @@ export function produceCommand(out: CliStreams, globals: () => GlobalOptions): C
       out.stdoutClosed.addEventListener('abort', onStdoutClosed)
       let failed: unknown = null
       try {
-        await withSpool(globals(), 'write', async (spool) => {
-          await spool.describeTopic(topic) // an unknown topic fails before a line is read
-          // The engine checks the codec's name and names the field.
-          const compression = flags.compression === undefined ? {} : { compression: flags.compression as CompressionCodec }
-          const producer = spool.producer({ lingerMs: PRODUCE_LINGER_MS, ...compression })
+        // The engine checks the codec's name and names the field.
+        const options = { lingerMs: PRODUCE_LINGER_MS, ...(flags.compression === undefined ? {} : { compression: flags.compression as CompressionCodec }) }
+        const produceWith = async (producer: RecordSender): Promise<void> => {
           run = new ProduceRun(out, topic, producer, recordOf, flags.quiet ? 'none' : json ? 'json' : 'each')
           run.signal = signalled // one that came during the open
           if (signalled !== null) run.stop(STOP_DRAIN_MS)
@@ -373,6 +375,17 @@ export function produceCommand(out: CliStreams, globals: () => GlobalOptions): C
             writeLine(out.stderr, 'spool: one record a line, sent when you press Enter; Ctrl-D ends, Ctrl-C stops after sending what you typed')
           }
           await run.produce(input)
+        }
+        // An unknown topic fails before a line is read, either way.
+        await withWriter(globals(), flags, {
+          local: async (spool: Spool) => {
+            await spool.describeTopic(topic)
+            await produceWith(spool.producer(options))
+          },
+          listener: async ({ client }: Listener) => {
+            const { RemoteProducer } = await import('../kafka/client/remote-producer.js')
+            await produceWith(await RemoteProducer.forTopic(client, topic, options))
+          },
         })
       } catch (error) {
         failed = error

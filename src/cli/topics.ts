@@ -3,12 +3,12 @@ import { invalidArgument } from '../errors.js'
 import type { FlushPolicy } from '../storage/flush-policy.js'
 import type { TopicConfig } from '../topics/topic-config.js'
 import type { TopicDescription } from '../topics/topics.js'
-import { integerArgument, integerOption, withSpool } from './open.js'
+import { type Listener, type ListenerFlags, bootstrapOption, integerArgument, integerOption, withSpool, withWriter } from './open.js'
 import { type CliStreams, type GlobalOptions, humanBytes, table, writeJson, writeLine } from './output.js'
 
 /** `spool topics create|list|describe|delete|add-partitions`. */
 
-interface CreateFlags {
+interface CreateFlags extends ListenerFlags {
   create?: boolean
   partitions?: string
   flush?: string
@@ -71,10 +71,26 @@ function printDescription(out: CliStreams, topic: TopicDescription): void {
   writeLine(out.stdout, table(['partition', 'startOffset', 'endOffset', 'records', 'size', 'segments'], rows))
 }
 
+/** What `topics create` prints of a topic made through a listener: all of it when the data directory is at hand. */
+type Created = TopicDescription | { name: string; config: Pick<TopicConfig, 'partitions'> }
+
+/**
+ * `topics create` through a listener (CreateTopics): the options are checked here first,
+ * by the engine's rules, so that a mistake reads as it does on the directory. What is
+ * printed is the topic as the directory now describes it (read-only) when the listener was
+ * found there; with --bootstrap, its name and partition count (Metadata).
+ */
+async function createThrough(globals: GlobalOptions, listener: Listener, name: string, options: Partial<TopicConfig>): Promise<Created> {
+  const [{ resolveTopicConfig }, { kafkaTopicConfigs }] = await Promise.all([import('../topics/topic-config.js'), import('../kafka/client/topic-configs.js')])
+  resolveTopicConfig(options)
+  await listener.client.createTopic(name, options.partitions ?? -1, kafkaTopicConfigs(options))
+  if (listener.dataDir !== null) return withSpool({ ...globals, dataDir: listener.dataDir }, 'read-only', (spool) => spool.describeTopic(name))
+  return { name, config: { partitions: await listener.client.partitionCount(name) } }
+}
+
 export function topicsCommand(out: CliStreams, globals: () => GlobalOptions): Command {
   const topics = new Command('topics').description('create, list, describe and delete topics')
-  topics
-    .command('create')
+  bootstrapOption(topics.command('create'))
     .description('create a topic')
     .argument('<name>')
     .option('--partitions <n>', 'number of partitions (default 1)')
@@ -91,7 +107,12 @@ export function topicsCommand(out: CliStreams, globals: () => GlobalOptions): Co
     .option('--create', 'create the data directory if it does not exist (as spool init does)')
     .action(async (name: string, flags: CreateFlags) => {
       const options = createOptions(flags) // the command line is checked before the data directory is opened
-      const created = await withSpool(globals(), 'write', (spool) => spool.createTopic(name, options), { create: flags.create === true })
+      const created = await withWriter(
+        globals(),
+        flags,
+        { local: (spool) => spool.createTopic(name, options), listener: (listener) => createThrough(globals(), listener, name, options) },
+        { create: flags.create === true },
+      )
       if (globals().json) writeJson(out.stdout, created)
       else writeLine(out.stdout, `created topic ${name} with ${created.config.partitions} partitions`)
     })
@@ -122,12 +143,11 @@ export function topicsCommand(out: CliStreams, globals: () => GlobalOptions): Co
       if (globals().json) writeJson(out.stdout, described)
       else printDescription(out, described)
     })
-  topics
-    .command('delete')
+  bootstrapOption(topics.command('delete'))
     .description('delete a topic and its data')
     .argument('<name>')
-    .action(async (name: string) => {
-      await withSpool(globals(), 'write', (spool) => spool.deleteTopic(name))
+    .action(async (name: string, flags: ListenerFlags) => {
+      await withWriter(globals(), flags, { local: (spool) => spool.deleteTopic(name), listener: ({ client }) => client.deleteTopic(name) })
       if (globals().json) writeJson(out.stdout, { deleted: name })
       else writeLine(out.stdout, `deleted topic ${name}`)
     })
