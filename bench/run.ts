@@ -5,7 +5,9 @@
  * which have no raw twin; the installed peers (bench/peers, scripts/install-peers.sh) run
  * W1/W2 on the same dataset and W3 at the same rate. Format v2's costs: W1/W2 with each
  * compression codec beside none (bench/compression.ts), idempotence on and off
- * (bench/idempotence.ts), and CRC-32C beside CRC-32 (bench/crc.ts). Prints Markdown
+ * (bench/idempotence.ts), and CRC-32C beside CRC-32 (bench/crc.ts). W8: produce and fetch
+ * through the Kafka listener, beside the in-process path and the loopback socket
+ * (bench/listener.ts; issue 16's "W7", renamed: W7 is open-close). Prints Markdown
  * tables and writes the figures to bench/results/latest.json (or --out, or $SPOOL_BENCH_OUT).
  */
 import fs from 'node:fs'
@@ -18,6 +20,7 @@ import { type CompressionReport, compressionWorkloads } from './compression.js'
 import { type CrcReport, crcImplementations, crcMicro, crcShares, meanBatchBytes } from './crc.js'
 import { fanoutWorkload, stabilizationWorkloads } from './groups.js'
 import { latencyWorkload } from './latency.js'
+import { type ListenerReport, listenerWorkloads } from './listener.js'
 import { type DatasetSize, datasetPrefix, makeDataset } from './lib/dataset.js'
 import { formatBytes, formatInteger, formatMB, formatPercent, formatSummary } from './lib/format.js'
 import { type MachineInfo, machineInfo } from './lib/machine.js'
@@ -73,6 +76,8 @@ interface BenchConfig {
   idempotence: { records: number }
   /** CRC micro-benchmark: input sizes (besides W1's batch sizes), and the seconds and number of samples per implementation. */
   crc: { sizes: number[]; sampleSeconds: number; samples: number }
+  /** W8: Produce requests a run at each flush policy, and the records (1 KiB values) fetched a run. */
+  listener: { produceRequests: number; fetchRecords: number }
 }
 
 /** The producer workloads (P1, P2) use the 100-byte values, as the issue asks. */
@@ -127,6 +132,8 @@ function configFrom(argv: string[]): { config: BenchConfig; out: string } {
     },
     idempotence: { records: values.quick ? 5_000 : 1_000_000 },
     crc: { sizes: [100, 1024, 16 * 1024, MiB], sampleSeconds: values.quick ? 0.004 : 0.05, samples: values.quick ? 3 : 7 },
+    // Full: 3,000 requests give p99 30 samples above it; 250,000 records are ~260 MB fetched a run.
+    listener: values.quick ? { produceRequests: 200, fetchRecords: 20_000 } : { produceRequests: 3_000, fetchRecords: 250_000 },
   }
   const out = path.resolve(values.out ?? process.env['SPOOL_BENCH_OUT'] ?? DEFAULT_OUT)
   return { config, out }
@@ -207,6 +214,7 @@ interface FormatCosts {
 
 interface AllResults extends FormatCosts {
   results: BenchResult[]
+  listener: ListenerReport
 }
 
 /** CRC-32C beside CRC-32, and their share of W1 'never' and of W2 at each value size. */
@@ -235,7 +243,8 @@ async function runAll(config: BenchConfig, peers: PeerRun, logger: Logger): Prom
   const compression = await compressionWorkloads({ ...config.compression, runs, batchRecords, keyBytes, seed, readBytes, logger })
   const crc = crcReport(config, appends, replays)
   const results = [...appends, ...replays, ...(await latencyAndGroups(config, peers, logger)), ...(await restarts(config, logger))]
-  return { results, compression, idempotence, crc }
+  const listener = await listenerWorkloads({ ...config.listener, keyBytes, seed, runs, logger })
+  return { results, compression, idempotence, crc, listener }
 }
 
 const met = (r: BenchResult): string => (r.target === null ? '' : r.target.met ? 'yes' : 'NO')
@@ -346,6 +355,65 @@ function durationTable(results: readonly DurationResult[]): string {
   return markdownTable(['Workload', 'time ms', 'target', 'met'], rows, ['left', 'right', 'left', 'left'])
 }
 
+function listenerTables(report: ListenerReport): string {
+  const micros = (side: 'listener' | 'inProcess', p: 'p50' | 'p99') => (r: ListenerReport['produce'][number]) => formatSummary(r[side][p], formatInteger)
+  const produce = markdownTable(
+    ['Produce, acks -1', 'listener p50 µs', 'listener p99 µs', 'in-process p50 µs', 'in-process p99 µs', 'p99 listener/in-process', 'listener records/s', 'in-process records/s', 'target', 'met'],
+    report.produce.map((r) => [
+      `flush '${r.flush}'`,
+      micros('listener', 'p50')(r),
+      micros('listener', 'p99')(r),
+      micros('inProcess', 'p50')(r),
+      micros('inProcess', 'p99')(r),
+      formatSummary(r.latencyRatio.p99, formatFactor),
+      formatSummary(r.listener.ratePerSec, formatInteger),
+      formatSummary(r.inProcess.ratePerSec, formatInteger),
+      r.target.text,
+      r.target.met ? 'yes' : 'NO',
+    ]),
+    ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'left'],
+  )
+  const f = report.fetch
+  const fetch = markdownTable(
+    ['Fetch', 'listener records/s', 'listener MB/s', 'loopback MB/s', 'listener/loopback', 'in-process MB/s', 'listener/in-process', 'target', 'met'],
+    [
+      [
+        `${formatInteger(f.records)} records of ${f.valueBytes} B values`,
+        formatSummary(f.listener.recordsPerSec, formatInteger),
+        formatSummary(f.listener.mbPerSec, formatMB),
+        formatSummary(f.loopback.mbPerSec, formatMB),
+        formatSummary(f.ratio, formatPercent),
+        formatSummary(f.inProcess.mbPerSec, formatMB),
+        formatSummary(f.inProcessRatio, formatPercent),
+        f.target.text,
+        f.target.met ? 'yes' : 'NO',
+      ],
+    ],
+    ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'left'],
+  )
+  const p = report.produce[0]
+  return [
+    produce,
+    '',
+    p === undefined
+      ? ''
+      : `${formatInteger(p.requests)} Produce requests (v8) a run, ${formatInteger(p.records)} records of ${p.valueBytes} B values in batches of 1-16, one request in flight, to a one-partition topic; ` +
+        'latency = request sent → response decoded, in the client process; in-process = producer.send of the same records in the listener\'s process (a request\'s sends awaited together), ' +
+        'not idempotent on either side. records/s with one request in flight. Each side in a fresh data directory, sides taking turns.',
+    report.roundTrip === null
+      ? ''
+      : `The loopback round trip alone (the same frames, one at a time, to a plain net server answering each with a Produce response's bytes): p50 ${formatSummary(report.roundTrip.p50, formatInteger)} µs, ` +
+        `p99 ${formatSummary(report.roundTrip.p99, formatInteger)} µs.`,
+    '',
+    fetch,
+    '',
+    `Fetch v11 from offset 0 to the end, one request in flight, Kafka consumers' default limits (max.partition.fetch.bytes 1 MiB, fetch.max.bytes 50 MiB), of a one-partition topic filled through the listener (1,000 records a batch, ${formatBytes(f.bytes)});`,
+    "loopback = the same stored bytes written by a plain net server in the bench process to a socket the client process reads (no framing, no round trips): the socket's own limit;",
+    'in-process = spool.read() of the same records (each record decoded). MB/s of stored batch bytes; ratios per round, the three sides\' order rotating.',
+    `Client: ${report.client}.`,
+  ].join('\n')
+}
+
 type RunMachine = MachineInfo & { loadAverageAtStart: number[] }
 
 function formatCostsReport(config: BenchConfig, costs: FormatCosts): string {
@@ -381,7 +449,7 @@ function formatCostsReport(config: BenchConfig, costs: FormatCosts): string {
   ].join('\n')
 }
 
-function report(config: BenchConfig, machine: RunMachine, results: readonly BenchResult[], costs: FormatCosts, peers: PeerRun, comparisons: readonly PeerComparison[], date: string, out: string): string {
+function report(config: BenchConfig, machine: RunMachine, results: readonly BenchResult[], costs: FormatCosts, listener: ListenerReport, peers: PeerRun, comparisons: readonly PeerComparison[], date: string, out: string): string {
   const of = <K extends BenchResult['kind']>(kind: K) => results.filter((r): r is Extract<BenchResult, { kind: K }> => r.kind === kind)
   const { latency, stabilization, fanout, recovery, open } = config
   return [
@@ -413,6 +481,10 @@ function report(config: BenchConfig, machine: RunMachine, results: readonly Benc
     `W7: openSpool + one send to a 2-partition topic + close, beside an idle topic of ${config.openClose.idlePartitions.map(formatInteger).join(' and of ')} partitions (closed cleanly).`,
     '',
     formatCostsReport(config, costs),
+    '',
+    '### W8: the Kafka listener (spool.listen), beside the in-process path and the loopback socket',
+    '',
+    listenerTables(listener),
     '',
     '### Peers, same dataset, same run',
     '',
@@ -450,11 +522,11 @@ async function main(): Promise<void> {
   const date = new Date().toISOString()
   const loadAverageAtStart = machineInfo().loadAverage
   const peers = await PeerRun.probe(config.peers.only)
-  const { results, ...costs } = await runAll(config, peers, logger)
+  const { results, listener, ...costs } = await runAll(config, peers, logger)
   const machine: RunMachine = { ...machineInfo(), loadAverageAtStart }
   const comparisons = peerComparisons(results, peers.reports)
-  writeJson(out, { schema: 1, date, mode: config.mode, machine, config, workloads: results, ...costs, peers: peers.reports, peerComparisons: comparisons, warnings })
-  process.stdout.write(`${report(config, machine, results, costs, peers, comparisons, date, out)}\n`)
+  writeJson(out, { schema: 1, date, mode: config.mode, machine, config, workloads: results, ...costs, listener, peers: peers.reports, peerComparisons: comparisons, warnings })
+  process.stdout.write(`${report(config, machine, results, costs, listener, peers, comparisons, date, out)}\n`)
 }
 
 main().catch((error: unknown) => {

@@ -1,7 +1,7 @@
 import { type Summary, round, summarize } from './stats.js'
 import type { PairedSamples } from './timing.js'
 
-export type WorkloadName = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6' | 'W7' | 'P1' | 'P2'
+export type WorkloadName = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6' | 'W7' | 'W8' | 'P1' | 'P2'
 
 /** One side (spool, or raw fs on the same bytes) of a workload. */
 export interface SideResult {
@@ -135,7 +135,7 @@ function roundSample(sample: LatencySample): LatencySample {
   return { p50: round(sample.p50), p99: round(sample.p99), p999: round(sample.p999), max: round(sample.max), ratePerSec: round(sample.ratePerSec) }
 }
 
-function latencySide(label: string, samples: readonly LatencySample[], warmup: LatencySample): LatencySide {
+export function latencySide(label: string, samples: readonly LatencySample[], warmup: LatencySample): LatencySide {
   const of = (field: keyof LatencySample): Summary => summarize(samples.map((s) => s[field]))
   return {
     label,
