@@ -1,3 +1,4 @@
+import type { ReadBuffers } from './log-scanner.js'
 import { SpoolError, invalidArgument, isSpoolError } from '../errors.js'
 import { DEFAULT_READ_MAX_BYTES, SCAN_CHUNK_BYTES } from '../limits.js'
 import { type BatchHeader, MalformedBatchError, decodeRecords, forEachRecordTime, inCurrentFormat, lastOffsetOf } from '../record/batch-decoder.js'
@@ -116,7 +117,7 @@ export class LogReader {
    * format v1 is sent with its CRC-32C computed (clients check CRC-32C). A read that meets
    * a damaged batch after gathering some returns those, as `read` does.
    */
-  async readBatchBytes(fromOffset: number, maxBytes: number): Promise<BatchBytes> {
+  async readBatchBytes(fromOffset: number, maxBytes: number, buffers?: ReadBuffers): Promise<BatchBytes> {
     const { segments } = this.view
     this.view.checkReadable()
     nonNegativeInteger('fromOffset', fromOffset)
@@ -132,7 +133,7 @@ export class LogReader {
       const from = nextOffset
       let full: boolean
       try {
-        full = await this.scanSegment(segment, from, maxBytes - bytes, ({ buf, at, header, format }) => {
+        full = await this.scanSegment(segment, from, maxBytes - bytes, buffers, ({ buf, at, header, format }) => {
           if (header.baseOffset >= end) return 'stop'
           const last = lastOffsetOf(header)
           if (last < from) return 'skip'
@@ -183,7 +184,7 @@ export class LogReader {
     }
     let full: boolean
     try {
-      full = await this.scanSegment(segment, fromOffset, maxBytes, visit)
+      full = await this.scanSegment(segment, fromOffset, maxBytes, undefined, visit)
     } catch (error) {
       // Records gathered before the damage are returned, ending before the bad batch
       // (`nextOffset` is past the last batch taken); the next read starts there and fails.
@@ -198,12 +199,12 @@ export class LogReader {
    * from finding `segment` in the list, with no await between, so that the segment is
    * held (acquired) before retention, compaction or close can retire it.
    */
-  scanSegment(segment: Segment, offset: number, maxBytes: number, visit: Visitor): Promise<boolean> {
-    return segment.whileHeld(() => this.scanHeldSegment(segment, offset, maxBytes, visit))
+  scanSegment(segment: Segment, offset: number, maxBytes: number, buffers: ReadBuffers | undefined, visit: Visitor): Promise<boolean> {
+    return segment.whileHeld(() => this.scanHeldSegment(segment, offset, maxBytes, visit, buffers))
   }
 
   /** Reads from the index entry at or before `offset`, repairing a stale index once. */
-  private async scanHeldSegment(segment: Segment, offset: number, maxBytes: number, visit: Visitor): Promise<boolean> {
+  private async scanHeldSegment(segment: Segment, offset: number, maxBytes: number, visit: Visitor, buffers?: ReadBuffers): Promise<boolean> {
     const { segments, ctx } = this.view
     await segment.ensureLoaded()
     for (let attempt = 0; ; attempt++) {
@@ -219,6 +220,7 @@ export class LogReader {
           maxBatchBytes: this.view.maxBatchBytes,
           ...(entry.position > 0 ? { expectedFirstOffset: entry.offset } : {}),
           visit,
+          ...(buffers === undefined ? {} : { buffers }),
         })
       } catch (error) {
         if (!(error instanceof StaleIndexError)) throw error
@@ -240,7 +242,7 @@ export class LogReader {
     let next = Math.max(offset, segments.first.baseOffset)
     while (next < this.view.highWatermark()) {
       const segment = segments.holding(next)
-      const more = await this.scanSegment(segment, next, SCAN_CHUNK_BYTES, ({ header }) => {
+      const more = await this.scanSegment(segment, next, SCAN_CHUNK_BYTES, undefined, ({ header }) => {
         const last = lastOffsetOf(header)
         if (last >= next) {
           visit(header)
@@ -307,7 +309,7 @@ export class LogReader {
     const from = Math.max(offset, segments.first.baseOffset)
     let segment: Segment | undefined = segments.holding(from)
     let position = -1
-    await this.scanSegment(segment, from, SCAN_CHUNK_BYTES, ({ position: at, header }) => {
+    await this.scanSegment(segment, from, SCAN_CHUNK_BYTES, undefined, ({ position: at, header }) => {
       if (header.baseOffset >= end) return 'stop'
       if (lastOffsetOf(header) < from) return 'skip'
       position = at

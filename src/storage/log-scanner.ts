@@ -169,8 +169,22 @@ export async function findValidBatch(io: StorageIO, fd: number, options: SearchO
 }
 
 /** One positioned read of `length` bytes (fewer only at end of file). */
-export async function readAt(io: StorageIO, fd: number, position: number, length: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length)
+/** Where a read puts its bytes: a new buffer by default; a pool's, for reads whose buffers are given back (Kafka fetches). */
+export type ReadAllocator = (size: number) => Buffer
+
+/**
+ * Buffers a reader takes back after use (a Kafka fetch: src/kafka/handlers/read-buffers.ts),
+ * for reads and for the read ahead of them. A buffer read ahead is no reader's until one
+ * takes it: `lend` makes it, `adopt` hands it to the reader that took it.
+ */
+export interface ReadBuffers {
+  allocate: ReadAllocator
+  lend: ReadAllocator
+  adopt(buffer: Buffer): void
+}
+
+export async function readAt(io: StorageIO, fd: number, position: number, length: number, allocate: ReadAllocator = Buffer.allocUnsafe): Promise<Buffer> {
+  const buffer = allocate(length)
   let filled = 0
   while (filled < length) {
     const n = await io.read(fd, buffer, filled, length - filled, position + filled)
@@ -181,8 +195,8 @@ export async function readAt(io: StorageIO, fd: number, position: number, length
 }
 
 /** readAt on the calling thread. */
-export function readAtSync(io: StorageIO, fd: number, position: number, length: number): Buffer {
-  const buffer = Buffer.allocUnsafe(length)
+export function readAtSync(io: StorageIO, fd: number, position: number, length: number, allocate: ReadAllocator = Buffer.allocUnsafe): Buffer {
+  const buffer = allocate(length)
   let filled = 0
   while (filled < length) {
     const n = io.readSync(fd, buffer, filled, length - filled, position + filled)

@@ -25,6 +25,7 @@ import { type QuarantinedRange, QuarantineGaps } from './quarantine-record.js'
 import { type FlushPolicy, checkFlushPolicy } from './flush-policy.js'
 import { type StorageIO, nodeIO } from './io.js'
 import { type LogPosition, encodeLogPosition } from './log-files.js'
+import type { ReadBuffers } from './log-scanner.js'
 import { type BatchBytes, LogReader, type ReadOptions, type ReadResult } from './log-reader.js'
 import { type AppendOptions, type AppendResult, LogWriter } from './log-writer.js'
 import { type Logger, stderrLogger } from './logger.js'
@@ -472,8 +473,8 @@ export class PartitionLog {
    * Stored batches from the one holding `fromOffset` on, as bytes (at least one batch
    * unless at the end; then about `maxBytes`): what a Kafka Fetch sends unchanged.
    */
-  readBatchBytes(fromOffset: number, maxBytes: number): Promise<BatchBytes> {
-    return this.reader.readBatchBytes(fromOffset, maxBytes)
+  readBatchBytes(fromOffset: number, maxBytes: number, buffers?: ReadBuffers): Promise<BatchBytes> {
+    return this.reader.readBatchBytes(fromOffset, maxBytes, buffers)
   }
 
   /** The first offset whose record timestamp is at or after `timestamp`, or null if none is. */

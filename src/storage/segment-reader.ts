@@ -1,3 +1,4 @@
+import type { ReadBuffers } from './log-scanner.js'
 import { SpoolError } from '../errors.js'
 import { BATCH_HEADER_BYTES, BATCH_MAGIC, OFFSET_MAGIC } from '../record/batch-format.js'
 import { type BatchHeader, batchChecksumFormat, headerProblem, lastOffsetOf, readBatchHeader } from '../record/batch-decoder.js'
@@ -31,6 +32,8 @@ export interface SegmentReadOptions {
   offsetLimit: number
   /** 'take' counts the batch against `maxBytes`; 'skip' does not; 'stop' ends the read. */
   visit: (batch: BatchVisit) => 'take' | 'skip' | 'stop'
+  /** Read (and read ahead) into the caller's buffers (segment.read). */
+  buffers?: ReadBuffers
 }
 
 export function corruptBatchError(segment: Segment, position: number, offset: number, why: string): SpoolError {
@@ -61,7 +64,7 @@ export async function readSegmentBatches(segment: Segment, options: SegmentReadO
   let previousLast = (expectedOffset ?? options.minBaseOffset) - 1
   while (position + BATCH_HEADER_BYTES <= options.limit) {
     const want = readLength(position, budget, options.limit)
-    let buf = await segment.read(position, want)
+    let buf = await segment.read(position, want, options.buffers)
     if (buf.length < BATCH_HEADER_BYTES) throw corruptBatchError(segment, position, expectedOffset ?? -1, 'the file is shorter than expected')
     let at = 0
     while (at + BATCH_HEADER_BYTES <= buf.length) {
@@ -83,7 +86,7 @@ export async function readSegmentBatches(segment: Segment, options: SegmentReadO
           return true
         }
         if (at > 0) break // the next read starts at this batch
-        buf = await segment.read(batchPosition, Math.min(header.sizeBytes + BATCH_HEADER_BYTES, options.limit - batchPosition))
+        buf = await segment.read(batchPosition, Math.min(header.sizeBytes + BATCH_HEADER_BYTES, options.limit - batchPosition), options.buffers)
       }
       const format = batchChecksumFormat(buf, at, header)
       if (format === null) throw corruptBatchError(segment, batchPosition, header.baseOffset, 'CRC mismatch')
@@ -109,7 +112,7 @@ export async function readSegmentBatches(segment: Segment, options: SegmentReadO
 
 /** Starts reading what the next call, with a whole budget again, will ask for, if there is more. */
 function readAheadFrom(segment: Segment, next: number, options: SegmentReadOptions): void {
-  if (next + BATCH_HEADER_BYTES <= options.limit) segment.readAheadFrom(next, readLength(next, options.maxBytes, options.limit))
+  if (next + BATCH_HEADER_BYTES <= options.limit) segment.readAheadFrom(next, readLength(next, options.maxBytes, options.limit), options.buffers)
 }
 
 /** One header more than the budget, so that each batch can be checked against the next. */

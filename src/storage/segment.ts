@@ -5,7 +5,7 @@ import { lastOffsetOf } from '../record/batch-decoder.js'
 import { readInt64 } from '../record/int64.js'
 import { writeFileAtomic, writeFully } from './atomic-file.js'
 import type { StorageIO } from './io.js'
-import { type ScanResult, readAt, readAtSync, scanBatches } from './log-scanner.js'
+import { type ReadBuffers, type ScanResult, readAt, readAtSync, scanBatches } from './log-scanner.js'
 import type { Logger } from './logger.js'
 import { OFFSET_INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js'
 import { type ClosableSegment, openSealedSegments } from './open-segments.js'
@@ -61,7 +61,7 @@ export class Segment implements ClosableSegment {
   private rollStartMsValue = -1
   private sealedValue = false
   /** The chunk a sequential reader is expected to ask for next, being read (readAheadFrom). */
-  private readAhead: { position: number; length: number; read: Promise<Buffer> } | null = null
+  private readAhead: { position: number; length: number; read: Promise<Buffer>; lent: boolean } | null = null
   private bytesSinceIndexEntry = 0
   private persistedIndexEntries = 0
   private persistedTimeEntries = 0
@@ -529,17 +529,25 @@ export class Segment implements ClosableSegment {
     return this.maxTimestamp
   }
 
-  async read(position: number, length: number): Promise<Buffer> {
+  /**
+   * `length` bytes at `position`. With `buffers`, into a buffer of the caller's (a pool's
+   * that it takes back after use); one read ahead into a lent buffer becomes the caller's,
+   * or, for a reader that gives nothing back, stays its own (the pool never sees it again).
+   */
+  async read(position: number, length: number, buffers?: ReadBuffers): Promise<Buffer> {
     try {
-      if (this.readsOnCallingThread(length)) return readAtSync(this.ctx.io, this.fd, position, length)
+      if (this.readsOnCallingThread(length)) return readAtSync(this.ctx.io, this.fd, position, length, buffers?.allocate)
       const ahead = this.readAhead
       this.readAhead = null
       if (ahead !== null && ahead.position === position && ahead.length >= length) {
         const buf = await ahead.read.catch(() => null)
         // A failed read-ahead is not an error yet: the read below reports it if it fails again.
-        if (buf !== null) return buf.length > length ? buf.subarray(0, length) : buf
+        if (buf !== null) {
+          if (ahead.lent) buffers?.adopt(buf)
+          return buf.length > length ? buf.subarray(0, length) : buf
+        }
       }
-      return await readAt(this.ctx.io, this.fd, position, length)
+      return await readAt(this.ctx.io, this.fd, position, length, buffers?.allocate)
     } catch (error) {
       throw ioError('reading', this.paths.log, error)
     }
@@ -552,11 +560,11 @@ export class Segment implements ClosableSegment {
    * leaving the main thread idle for each read (15% of a replay's time, profiled). One
    * chunk is held at most; a read elsewhere drops it.
    */
-  readAheadFrom(position: number, length: number): void {
+  readAheadFrom(position: number, length: number, buffers?: ReadBuffers): void {
     if (this.fd < 0 || this.readsOnCallingThread(length)) return
-    const read = readAt(this.ctx.io, this.fd, position, length)
+    const read = readAt(this.ctx.io, this.fd, position, length, buffers?.lend)
     read.catch(() => undefined) // taken, or dropped, by the next read
-    this.readAhead = { position, length, read }
+    this.readAhead = { position, length, read, lent: buffers !== undefined }
   }
 
   /** The just-written tail is in the page cache: a small read of it costs less than a thread-pool trip. */

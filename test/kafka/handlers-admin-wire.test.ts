@@ -50,7 +50,7 @@ async function roundTrip(key: number, version: number, handler: Handler, broker:
   const frame = Buffer.concat(encodeRequest(definition, version, { correlationId: 7, clientId: 'wire-test' }, request)).subarray(SIZE_PREFIX_BYTES)
   const { header, bodyOffset } = decodeRequestHeader(frame)
   const body = decodeRequestBody(definition, version, frame, bodyOffset)
-  const answer = await handler(body, { apiVersion: version, clientId: header.clientId, broker, advertised: ADVERTISED, signal: new AbortController().signal })
+  const answer = await handler(body, { apiVersion: version, clientId: header.clientId, broker, advertised: ADVERTISED, signal: new AbortController().signal, afterResponse: () => undefined })
   expect(answer).not.toBeNull()
   const response = Buffer.concat(encodeResponse(definition, version, header.correlationId, answer!)).subarray(SIZE_PREFIX_BYTES)
   const decoded = decodeResponse(definition, version, response)

@@ -32,7 +32,7 @@ async function setUp(options: { autoCreateTopics?: boolean } & SpoolOptions = {}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function call(handler: Handler, broker: Broker, apiVersion: number, request: object): Promise<any> {
-  const context: RequestContext = { apiVersion, clientId: 'test', broker, advertised: ADVERTISED, signal: new AbortController().signal }
+  const context: RequestContext = { apiVersion, clientId: 'test', broker, advertised: ADVERTISED, signal: new AbortController().signal, afterResponse: () => undefined }
   return handler(request, context)
 }
 

@@ -36,7 +36,7 @@ async function setUp(partitions = 1): Promise<{ spool: Spool; broker: Broker }> 
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function call(handler: Handler, broker: Broker, apiVersion: number, request: object, signal = new AbortController().signal): Promise<any> {
-  const context: RequestContext = { apiVersion, clientId: 'test', broker, advertised: { host: '127.0.0.1', port: 9092 }, signal }
+  const context: RequestContext = { apiVersion, clientId: 'test', broker, advertised: { host: '127.0.0.1', port: 9092 }, signal, afterResponse: () => undefined }
   return handler(request, context)
 }
 

@@ -57,7 +57,27 @@ describe('createDispatcher', () => {
     expect(body['brokers']).toEqual([expect.objectContaining({ nodeId: 0, host: 'h', port: 1 })])
     expect(seen).toHaveLength(1)
     expect(seen[0]!.body).toEqual({ topics: null })
-    expect(seen[0]!.context).toEqual({ apiVersion: 1, clientId: 'tester', broker, advertised, signal: connection.signal })
+    expect(seen[0]!.context).toEqual({ apiVersion: 1, clientId: 'tester', broker, advertised, signal: connection.signal, afterResponse: expect.any(Function) })
+  })
+
+  it('runs what a handler left for after its response once the frames are written, or at once when there is none', async () => {
+    const ran: string[] = []
+    const metadata: Handler = async (_body, context) => {
+      context.afterResponse(() => ran.push('metadata'))
+      return { brokers: [], topics: [] }
+    }
+    const produce: Handler = async (_body, context) => {
+      context.afterResponse(() => ran.push('produce'))
+      return null
+    }
+    const dispatch = createDispatcher({ broker, advertised, handlers: new Map([[API_KEYS.Metadata, metadata], [API_KEYS.Produce, produce]]) })
+    const frames = await dispatch(frameOf(encodeRequest(METADATA, 1, { correlationId: 1, clientId: null }, { topics: null })), connection)
+    expect(ran).toEqual([])
+    frames!.written!()
+    expect(ran).toEqual(['metadata'])
+    const acks0 = frameOf(encodeRequest(PRODUCE, 3, { correlationId: 2, clientId: null }, { transactionalId: null, acks: 0, timeoutMs: 1000, topicData: [] }))
+    expect(await dispatch(acks0, connection)).toBeNull()
+    expect(ran).toEqual(['metadata', 'produce'])
   })
 
   it('writes nothing when the handler answers null (Produce with acks 0)', async () => {

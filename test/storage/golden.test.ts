@@ -298,7 +298,7 @@ describe.each(GOLDEN_FIXTURES)('golden segments $name', (fixture) => {
       // New appends continue the old log: into the active segment when it is of the current
       // format (v2), into a new segment after rolling one written in v1.
       const appended = await log.append([{ key: Buffer.from('after'), value: Buffer.from('golden'), timestamp: 1 }])
-      expect(appended).toEqual({ baseOffset: expected.endOffset, lastOffset: expected.endOffset })
+      expect(appended).toMatchObject({ baseOffset: expected.endOffset, lastOffset: expected.endOffset })
       expect(log.segmentCount).toBe(expected.segments.length + fixture.segmentsAddedByFirstAppend)
     } finally {
       await log.close()

@@ -129,7 +129,7 @@ describe('idempotent appends', () => {
     await log.close()
     log = await openLog(dir, { timestampType: 'logAppend', clock })
     try {
-      expect(await log.append(ancient, { producer: producer(0) })).toEqual(first)
+      expect(await log.append(ancient, { producer: producer(0) })).toMatchObject({ baseOffset: first.baseOffset, lastOffset: first.lastOffset })
       expect(await count(log)).toBe(2)
     } finally {
       await log.close()

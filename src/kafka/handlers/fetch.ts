@@ -1,6 +1,7 @@
 import type { PartitionLog } from '../../storage/partition-log.js'
 import { KAFKA_ERRORS, kafkaErrorOf } from '../protocol/error-codes.js'
 import type { Handler, RequestContext } from './handler.js'
+import { ReadBufferLease, ReadBufferPool } from './read-buffers.js'
 
 interface FetchPartitionRequest {
   partition: number
@@ -41,6 +42,13 @@ const DEFAULT_FETCH_MAX_BYTES = 50 * 1024 * 1024
 /** Kafka's INVALID_SESSION_ID / "no session": spool declines fetch sessions (KIP-227 allows it). */
 const NO_SESSION = 0
 
+/**
+ * The buffers fetches read into, shared by every connection: a unit fits the usual
+ * fetch (a client's default max.partition.fetch.bytes, 1 MiB, and the headers read
+ * around it); 16 free ones (17 MiB) are kept at most.
+ */
+const READ_BUFFERS = new ReadBufferPool(1024 * 1024 + 64 * 1024, 16)
+
 /** A partition the request names, resolved once: its log, or why it has none. */
 interface Target {
   topic: string
@@ -68,6 +76,7 @@ export const handleFetch: Handler = async (request: FetchRequest, context) => {
   if (request.maxWaitMs > 0 && answer.bytes < request.minBytes && !answer.failed && !context.signal.aborted) {
     answer = await waitForMore(targets, request, maxBytes, answer, context.signal)
   }
+  context.afterResponse(() => answer.lease.giveBackAll())
   return { errorCode: KAFKA_ERRORS.NONE, sessionId: NO_SESSION, responses: responsesOf(targets, answer.partitions) }
 }
 
@@ -103,6 +112,8 @@ interface Answer {
   failed: boolean
   /** Each target's end offset when it was read: an append after it must wake a waiting fetch. */
   ends: number[]
+  /** The buffers its records were read into, given back once they were sent (or dropped). */
+  lease: ReadBufferLease
 }
 
 async function readAll(targets: readonly Target[], maxBytes: number): Promise<Answer> {
@@ -110,17 +121,18 @@ async function readAll(targets: readonly Target[], maxBytes: number): Promise<An
   let bytes = 0
   let failed = false
   const ends: number[] = []
+  const lease = new ReadBufferLease(READ_BUFFERS)
   for (const target of targets) {
     ends.push(target.log === null ? -1 : safely(() => target.log!.endOffset))
-    const partition = await readPartition(target, maxBytes - bytes, bytes === 0)
+    const partition = await readPartition(target, maxBytes - bytes, bytes === 0, lease)
     if (partition.errorCode !== KAFKA_ERRORS.NONE) failed = true
     for (const chunk of partition.records) bytes += chunk.length
     partitions.push(partition)
   }
-  return { partitions, bytes, failed, ends }
+  return { partitions, bytes, failed, ends, lease }
 }
 
-async function readPartition(target: Target, budget: number, firstWithData: boolean): Promise<FetchPartitionResponse> {
+async function readPartition(target: Target, budget: number, firstWithData: boolean, lease: ReadBufferLease): Promise<FetchPartitionResponse> {
   const { log, request } = target
   if (log === null || target.errorCode !== KAFKA_ERRORS.NONE) return emptyPartition(request.partition, target.errorCode, log)
   try {
@@ -131,7 +143,7 @@ async function readPartition(target: Target, budget: number, firstWithData: bool
     const limit = Math.min(request.partitionMaxBytes, budget)
     const response = emptyPartition(request.partition, KAFKA_ERRORS.NONE, log)
     if (offset === end || request.partitionMaxBytes <= 0 || (limit <= 0 && !firstWithData)) return response
-    const read = await log.readBatchBytes(offset, Math.max(limit, 1))
+    const read = await log.readBatchBytes(offset, Math.max(limit, 1), lease)
     // KIP-74: an oversized first batch is sent whole only when nothing came before it in
     // the response; later partitions stop at the response's limit.
     if (!firstWithData && read.bytes > budget) return response
@@ -184,6 +196,12 @@ function waitForMore(targets: readonly Target[], request: FetchRequest, maxBytes
       for (const unsubscribe of unsubscribes) unsubscribe()
       resolve(latest)
     }
+    // The answer not sent gives its buffers back; once one was sent (done), it is the newer one.
+    const replaceLatest = (answer: Answer): void => {
+      if (done) return answer.lease.giveBackAll()
+      latest.lease.giveBackAll()
+      latest = answer
+    }
     const readAgain = async (): Promise<void> => {
       if (reading) {
         again = true
@@ -193,7 +211,7 @@ function waitForMore(targets: readonly Target[], request: FetchRequest, maxBytes
       try {
         do {
           again = false
-          latest = await readAll(targets, maxBytes)
+          replaceLatest(await readAll(targets, maxBytes))
         } while (again && !done)
       } finally {
         reading = false
@@ -203,7 +221,7 @@ function waitForMore(targets: readonly Target[], request: FetchRequest, maxBytes
     const timer = setTimeout(() => {
       // At the deadline, answer with a fresh read, unless one is running (its result is as fresh).
       if (reading) again = false
-      void (reading ? Promise.resolve() : readAll(targets, maxBytes).then((answer) => void (latest = answer))).finally(finish)
+      void (reading ? Promise.resolve() : readAll(targets, maxBytes).then(replaceLatest)).finally(finish)
     }, request.maxWaitMs)
     closing.addEventListener('abort', finish, { once: true })
     for (const target of targets) {

@@ -9,6 +9,11 @@ export interface RequestContext {
   readonly advertised: { readonly host: string; readonly port: number }
   /** Aborted when the listener closes: long polls answer at once with what they have. */
   readonly signal: AbortSignal
+  /**
+   * Runs `task` once the response was written to the socket (or will never be): when
+   * buffers the response points into may be used again.
+   */
+  afterResponse(task: () => void): void
 }
 
 /**

@@ -26,7 +26,10 @@ export interface ConnectionContext {
  * reads a connection's next request only after the last, nothing a client sent after a
  * malformed request is acted on.
  */
-export type Dispatch = (frame: Buffer, connection: ConnectionContext) => Promise<Buffer[] | null>
+export type Dispatch = (frame: Buffer, connection: ConnectionContext) => Promise<ResponseFrames | null>
+
+/** A response's buffers, and what to run once they were written (`afterResponse` in handlers). */
+export type ResponseFrames = Buffer[] & { written?: () => void }
 
 export interface ConnectionOptions {
   readonly logger: Logger
@@ -44,7 +47,7 @@ export interface ConnectionOptions {
 /** A request dispatched and not yet written: its response once the dispatch settles. */
 interface Slot {
   /** undefined while the dispatch runs; null for no response. */
-  response: Buffer[] | null | undefined
+  response: ResponseFrames | null | undefined
   bytes: number
 }
 
@@ -235,7 +238,7 @@ export class KafkaConnection {
   }
 
   private start(frame: Buffer): void {
-    let dispatched: Promise<Buffer[] | null>
+    let dispatched: Promise<ResponseFrames | null>
     try {
       dispatched = this.dispatch(frame, this.context)
     } catch (error) {
@@ -268,10 +271,18 @@ export class KafkaConnection {
     while (this.pending.length > 0 && this.pending[0]!.response !== undefined) {
       const { response, bytes } = this.pending.shift()!
       this.heldBytes -= bytes
-      if (!response || response.length === 0) continue
+      if (!response || response.length === 0) {
+        response?.written?.()
+        continue
+      }
       if (!corked) this.socket.cork()
       corked = true
-      for (const buffer of response) this.socket.write(buffer)
+      const last = response.length - 1
+      for (let i = 0; i < last; i++) this.socket.write(response[i]!)
+      // Called once the bytes left for the kernel, or the write failed: either way they are done with.
+      const written = response.written
+      if (written === undefined) this.socket.write(response[last]!)
+      else this.socket.write(response[last]!, () => written())
     }
     // One writev for all of them (the socket's _writev), without copying them together.
     if (corked) this.socket.uncork()

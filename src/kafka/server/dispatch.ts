@@ -6,7 +6,7 @@ import { servedApiVersions } from '../handlers/api-versions.js'
 import { KAFKA_ERRORS } from '../protocol/error-codes.js'
 import { decodeRequestBody, decodeRequestHeader, encodeResponse } from '../protocol/frames.js'
 import { ProtocolError } from '../protocol/protocol-error.js'
-import type { Dispatch } from './connection.js'
+import type { Dispatch, ResponseFrames } from './connection.js'
 
 export interface DispatcherOptions {
   readonly broker: Broker
@@ -70,13 +70,27 @@ export function createDispatcher(options: DispatcherOptions): Dispatch {
     const failed = (error: unknown): never => {
       throw new Error(`${api.name} v${apiVersion}${fromClient(clientId)} failed: ${messageOf(error)}`, { cause: error })
     }
+    const afterWrite: Array<() => void> = []
+    const written = (): void => {
+      for (const task of afterWrite.splice(0)) task()
+    }
     let handled: Promise<object | null>
     try {
-      handled = handler(body, { apiVersion, clientId, broker, advertised, signal: connection.signal })
+      handled = handler(body, { apiVersion, clientId, broker, advertised, signal: connection.signal, afterResponse: (task) => afterWrite.push(task) })
     } catch (error) {
       handled = Promise.reject(error)
     }
-    return handled.then((response) => (response === null ? null : encodeResponse(api, apiVersion, correlationId, response))).catch(failed)
+    return handled
+      .then((response): ResponseFrames | null => {
+        if (response === null) {
+          written()
+          return null
+        }
+        const frames: ResponseFrames = encodeResponse(api, apiVersion, correlationId, response)
+        if (afterWrite.length > 0) frames.written = written
+        return frames
+      })
+      .catch(failed)
   }
 }
 
