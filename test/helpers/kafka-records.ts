@@ -8,6 +8,7 @@
  * that what comes back names what was sent, then random bytes of every value 0..255.
  */
 import { partitionForKey } from '../../src/topics/partitioner.js'
+import { randomFraction } from '../../scripts/lib/prng.js'
 
 export interface KeyedRecord {
   /** Position in the produced sequence. */
@@ -26,17 +27,8 @@ export interface ReadRecord {
 
 const INDEX_DIGITS = 8
 
-/** mulberry32: a small seeded generator, good enough to vary bytes and lengths. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The seeded generator of the benchmarks and other randomized tests (mulberry32), as fractions in [0, 1). */
+export const seededRandom = randomFraction
 
 function randomBytes(random: () => number, length: number): Buffer {
   const bytes = Buffer.alloc(length)

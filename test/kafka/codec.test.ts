@@ -10,18 +10,10 @@ import { inRange, isFlexible, isNullable, type Field, type MessageSchema } from 
 import { Writer } from '../../src/kafka/protocol/writer.js'
 import { KAFKA_ERRORS, kafkaErrorOf } from '../../src/kafka/protocol/error-codes.js'
 import { SpoolError } from '../../src/errors.js'
+import { randomFraction } from '../../scripts/lib/prng.js'
 
 // A deterministic source of sample values (mulberry32), so a failure names its seed.
-function random(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const random = randomFraction
 
 type Rand = () => number
 const int = (rand: Rand, min: number, max: number): number => min + Math.floor(rand() * (max - min + 1))
