@@ -257,6 +257,13 @@ export const KAFKA_CONNECTION_MAX_IDLE_MS = 10 * 60 * 1000
  */
 export const KAFKA_LISTENER_CLOSE_TIMEOUT_MS = 30_000
 
+/**
+ * The most a Fetch response carries, whatever the client asks (Kafka's broker-side
+ * fetch.max.bytes, 55 MiB): a client cannot make the listener read and hold a whole
+ * segment. A batch larger than what is left is still sent whole when it comes first (KIP-74).
+ */
+export const MAX_KAFKA_FETCH_RESPONSE_BYTES = 55 * 1024 * 1024
+
 check(MAX_KAFKA_REQUEST_BYTES >= DEFAULT_MAX_BATCH_BYTES, 'a request can carry the largest batch')
 check(MAX_KAFKA_IN_FLIGHT_REQUESTS >= 1, 'a connection can have a request in flight')
 

@@ -358,7 +358,10 @@ export class Topics {
       // An opened topic opens its new partitions now; an unopened one opens them all on first
       // use. The new count shows only once their logs are there: a partition a reader may
       // name always has one.
-      const opened = topic.logs ?? (await topic.opening?.catch(() => null)) ?? null
+      if (topic.logs === null && topic.opening !== null) await topic.opening.catch(() => null)
+      // Read after the wait, with no await before the entry changes when it is null: an
+      // open that starts now reads the new entry and opens every partition itself.
+      const opened = topic.logs
       const added = opened === null ? [] : await this.openLogs(entry, current)
       topic.entry = entry
       opened?.push(...added)

@@ -3,7 +3,7 @@ import { ReadBufferLease, ReadBufferPool } from '../../src/kafka/handlers/read-b
 
 describe('ReadBufferPool: fetch read buffers lent to one response at a time', () => {
   it('never lends a buffer that is out; lends it again once given back', () => {
-    const pool = new ReadBufferPool(1024, 4)
+    const pool = new ReadBufferPool(1024, 4 * 1024)
     const a = pool.take(100)
     const b = pool.take(100)
     expect(a.buffer).not.toBe(b.buffer)
@@ -14,7 +14,7 @@ describe('ReadBufferPool: fetch read buffers lent to one response at a time', ()
   })
 
   it('ignores buffers it did not lend, and a buffer given back twice is lent once', () => {
-    const pool = new ReadBufferPool(1024, 4)
+    const pool = new ReadBufferPool(1024, 4 * 1024)
     pool.giveBack(Buffer.alloc(10))
     const a = pool.take(10)
     pool.giveBack(a)
@@ -26,7 +26,7 @@ describe('ReadBufferPool: fetch read buffers lent to one response at a time', ()
   })
 
   it('a lease gives back everything it took, together', () => {
-    const pool = new ReadBufferPool(1024, 4)
+    const pool = new ReadBufferPool(1024, 4 * 1024)
     const lease = new ReadBufferLease(pool)
     const taken = [lease.allocate(10), lease.allocate(2000)]
     lease.giveBackAll()
@@ -37,7 +37,7 @@ describe('ReadBufferPool: fetch read buffers lent to one response at a time', ()
 
 describe('a buffer read ahead', () => {
   it('is no response’s until a fetch adopts it, and lent again only after that fetch gives it back', () => {
-    const pool = new ReadBufferPool(1024, 4)
+    const pool = new ReadBufferPool(1024, 4 * 1024)
     const first = new ReadBufferLease(pool)
     const ahead = first.lend(100)
     first.giveBackAll()
@@ -49,11 +49,23 @@ describe('a buffer read ahead', () => {
   })
 
   it('taken by a reader that gives nothing back, is never lent again', () => {
-    const pool = new ReadBufferPool(1024, 4)
+    const pool = new ReadBufferPool(1024, 4 * 1024)
     const lease = new ReadBufferLease(pool)
     const ahead = lease.lend(100)
     lease.giveBackAll()
     const later = [pool.take(100), pool.take(100), pool.take(100)]
     expect(later.map((b) => b.buffer)).not.toContain(ahead.buffer)
+  })
+})
+
+describe('what the pool keeps', () => {
+  it('at most maxFreeBytes of free buffers, and a small read gets the smallest that fits', () => {
+    const pool = new ReadBufferPool(1024, 4 * 1024)
+    const huge = pool.take(64 * 1024)
+    const small = pool.take(100)
+    pool.giveBack(huge)
+    pool.giveBack(small)
+    expect(pool.take(100).buffer).toBe(small.buffer)
+    expect(pool.take(100).buffer).not.toBe(huge.buffer)
   })
 })

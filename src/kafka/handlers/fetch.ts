@@ -1,3 +1,4 @@
+import { MAX_KAFKA_FETCH_RESPONSE_BYTES } from '../../limits.js'
 import type { PartitionLog } from '../../storage/partition-log.js'
 import { KAFKA_ERRORS, kafkaErrorOf } from '../protocol/error-codes.js'
 import type { Handler, RequestContext } from './handler.js'
@@ -45,9 +46,9 @@ const NO_SESSION = 0
 /**
  * The buffers fetches read into, shared by every connection: a unit fits the usual
  * fetch (a client's default max.partition.fetch.bytes, 1 MiB, and the headers read
- * around it); 16 free ones (17 MiB) are kept at most.
+ * around it); 17 MiB of free ones are kept at most.
  */
-const READ_BUFFERS = new ReadBufferPool(1024 * 1024 + 64 * 1024, 16)
+const READ_BUFFERS = new ReadBufferPool(1024 * 1024 + 64 * 1024, 17 * (1024 * 1024 + 64 * 1024))
 
 /** A partition the request names, resolved once: its log, or why it has none. */
 interface Target {
@@ -71,7 +72,7 @@ export const handleFetch: Handler = async (request: FetchRequest, context) => {
     return { errorCode: KAFKA_ERRORS.FETCH_SESSION_ID_NOT_FOUND, sessionId: NO_SESSION, responses: [] }
   }
   const targets = await resolveTargets(request.topics, context)
-  const maxBytes = request.maxBytes ?? DEFAULT_FETCH_MAX_BYTES
+  const maxBytes = Math.min(request.maxBytes ?? DEFAULT_FETCH_MAX_BYTES, MAX_KAFKA_FETCH_RESPONSE_BYTES)
   let answer = await readAll(targets, maxBytes)
   if (request.maxWaitMs > 0 && answer.bytes < request.minBytes && !answer.failed && !context.signal.aborted) {
     answer = await waitForMore(targets, request, maxBytes, answer, context.signal)

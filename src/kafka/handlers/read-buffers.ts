@@ -12,19 +12,31 @@ import type { ReadBuffers } from '../../storage/log-scanner.js'
  */
 export class ReadBufferPool {
   private readonly free: Buffer[] = []
+  private freeBytes = 0
   /** Buffers lent out, by their memory: what `giveBack` accepts. */
   private readonly lent = new WeakMap<ArrayBufferLike, Buffer>()
 
   constructor(
     /** Buffers are made at least this large, so that one size serves the usual fetch. */
     private readonly unitBytes: number,
-    /** Free buffers kept at most; more are left to the garbage collector. */
-    private readonly maxFree: number,
+    /** Bytes of free buffers kept at most; more (and larger ones) are left to the garbage collector. */
+    private readonly maxFreeBytes: number,
   ) {}
 
+  /** The smallest free buffer that fits, so that a small read does not hold a large one; else a new one. */
   take(size: number): Buffer {
-    const index = this.free.findIndex((buffer) => buffer.length >= size)
-    const buffer = index >= 0 ? this.free.splice(index, 1)[0]! : Buffer.allocUnsafeSlow(Math.ceil(size / this.unitBytes) * this.unitBytes)
+    let index = -1
+    for (let i = 0; i < this.free.length; i++) {
+      const length = this.free[i]!.length
+      if (length >= size && (index < 0 || length < this.free[index]!.length)) index = i
+    }
+    let buffer: Buffer
+    if (index >= 0) {
+      buffer = this.free.splice(index, 1)[0]!
+      this.freeBytes -= buffer.length
+    } else {
+      buffer = Buffer.allocUnsafeSlow(Math.ceil(size / this.unitBytes) * this.unitBytes)
+    }
     this.lent.set(buffer.buffer, buffer)
     return buffer.subarray(0, size)
   }
@@ -34,7 +46,9 @@ export class ReadBufferPool {
     const buffer = this.lent.get(view.buffer)
     if (buffer === undefined) return
     this.lent.delete(view.buffer)
-    if (this.free.length < this.maxFree) this.free.push(buffer)
+    if (this.freeBytes + buffer.length > this.maxFreeBytes) return
+    this.free.push(buffer)
+    this.freeBytes += buffer.length
   }
 }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { Socket } from 'node:net'
 import {
   KAFKA_CONNECTION_MAX_IDLE_MS,
@@ -106,6 +107,9 @@ export class KafkaConnection {
     const address = socket.remoteAddress ?? '?'
     const remote = `${address.includes(':') ? `[${address}]` : address}:${socket.remotePort ?? '?'}`
     this.context = { id: options.id ?? 0, remote, signal: this.controller.signal }
+    // Each long poll in flight listens on this connection's signal, and each connection on
+    // the listener's: many listeners are the design, not a leak (Node warns past 10).
+    setMaxListeners(0, this.controller.signal)
     if (this.shutdown?.aborted === true) this.controller.abort()
     else this.shutdown?.addEventListener('abort', this.onShutdown, { once: true })
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import net from 'node:net'
 import { SpoolError, invalidArgument } from '../../errors.js'
 import { DEFAULT_KAFKA_MAX_CONNECTIONS, KAFKA_LISTENER_CLOSE_TIMEOUT_MS } from '../../limits.js'
@@ -57,7 +58,10 @@ export class KafkaListener {
   private closing: Promise<void> | null = null
   private nextConnectionId = 1
 
-  constructor(private readonly deps: ListenerDeps) {}
+  constructor(private readonly deps: ListenerDeps) {
+    // Every connection listens for the shutdown: as many listeners as connections, by design.
+    setMaxListeners(0, this.shutdown.signal)
+  }
 
   /** The bound address; null before start() resolves and after close(). */
   get address(): BoundAddress | null {
