@@ -329,7 +329,9 @@ export class Topics {
       const topic = this.get(name)
       this.topics.delete(name)
       const logs = topic.logs ?? (await topic.opening?.catch(() => [])) ?? []
-      for (const log of logs) await log.close()
+      // Partitions are closed, marked and removed PARTITION_OPEN_CONCURRENCY at a time, as
+      // they are opened: one by one, a topic of 4,096 partitions took 17 s to delete.
+      await mapBounded(logs, PARTITION_OPEN_CONCURRENCY, (log) => log.close())
       // The intent, durable before the catalog commits it (see finishDeletes): a crash
       // in between puts the directories back, one after it finishes the delete. A
       // partition never opened may have no directory yet.
@@ -338,10 +340,10 @@ export class Topics {
         present.has(path.basename(partitionDir(dataDir, name, p))),
       )
       const marked = partitions.map((p) => deletedPartitionDir(dataDir, name, p, topic.entry.topicId))
-      for (const [i, to] of marked.entries()) await this.fsCall('marking for deletion', to, () => io.rename(partitionDir(dataDir, name, partitions[i]!), to))
+      await mapBounded(marked, PARTITION_OPEN_CONCURRENCY, (to, i) => this.fsCall('marking for deletion', to, () => io.rename(partitionDir(dataDir, name, partitions[i]!), to)))
       await fsyncDirectory(io, dataDir)
       await writeCatalog(io, dataDir, this.entries())
-      for (const dir of marked) await this.fsCall('removing', dir, () => io.removeTree(dir))
+      await mapBounded(marked, PARTITION_OPEN_CONCURRENCY, (dir) => this.fsCall('removing', dir, () => io.removeTree(dir)))
       // A deleted partition must not come back after a power cut.
       await fsyncDirectory(io, dataDir)
     })

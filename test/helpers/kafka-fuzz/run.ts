@@ -105,11 +105,19 @@ function memory(): NodeJS.MemoryUsage {
   return process.memoryUsage()
 }
 
+/**
+ * How long a connection's answers may take. Not a speed check: a hang fails it. Topic
+ * changes are serial, and a mutated CreateTopics may ask for thousands of partitions
+ * (4,096 took 11 s to create and 7 s to delete here, each a durable directory), so a
+ * request queued behind two such changes waits tens of seconds and is still answered.
+ */
+const SESSION_TIMEOUT_MS = 60_000
+
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const { seed, connections } = options
   const parallel = options.parallel ?? 4
   const maxFrames = options.maxFrames ?? 24
-  const sessionTimeoutMs = options.sessionTimeoutMs ?? 8000
+  const sessionTimeoutMs = options.sessionTimeoutMs ?? SESSION_TIMEOUT_MS
   const afterClose = options.afterClose ?? 'inert'
   const say = options.progress ?? (() => undefined)
   const failures: string[] = []
