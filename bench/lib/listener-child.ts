@@ -122,7 +122,8 @@ async function fetchAll(port: number, topic: string, expected: number, maxBytes:
     let bytes = 0
     const start = now()
     while (records < expected) {
-      const body = await client.request(API_KEYS.Fetch, FETCH_VERSION, {
+      // The response's batches are walked as it arrives (requestUsing), before the next is read.
+      const walked = await client.requestUsing(API_KEYS.Fetch, FETCH_VERSION, {
         replicaId: -1,
         maxWaitMs: FETCH_MAX_WAIT_MS,
         minBytes: 1,
@@ -133,11 +134,12 @@ async function fetchAll(port: number, topic: string, expected: number, maxBytes:
         topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: offset, logStartOffset: -1, partitionMaxBytes }] }],
         forgottenTopicsData: [],
         rackId: '',
+      }, (body) => {
+        const partition = body.responses[0]!.partitions[0]! as FetchedPartition
+        if (partition.errorCode !== 0) throw new Error(`fetch at offset ${offset} failed: error ${partition.errorCode}`)
+        if (partition.records === null || partition.records.length === 0) throw new Error(`fetch at offset ${offset} returned nothing`)
+        return walkBatches(partition.records, offset)
       })
-      const partition = body.responses[0]!.partitions[0]! as FetchedPartition
-      if (partition.errorCode !== 0) throw new Error(`fetch at offset ${offset} failed: error ${partition.errorCode}`)
-      if (partition.records === null || partition.records.length === 0) throw new Error(`fetch at offset ${offset} returned nothing`)
-      const walked = walkBatches(partition.records, offset)
       records += walked.records
       bytes += walked.bytes
       offset = walked.nextOffset
