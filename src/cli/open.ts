@@ -118,7 +118,7 @@ interface NamedListener {
 
 async function listenerOfDir(dataDir: string): Promise<NamedListener | null> {
   const [{ readListenerFile }, { nodeIO }, { hostPort }] = await Promise.all([
-    import('../kafka/server/listener-file.js'),
+    import('../storage/listener-file.js'),
     import('../storage/io.js'),
     import('../kafka/client/address.js'),
   ])

@@ -93,7 +93,7 @@ export function tempPathOf(file: string): string {
   return file + TEMP_SUFFIX
 }
 
-/** The data directory's Kafka cluster id (src/kafka/cluster-id.ts): the same across restarts. */
+/** The data directory's Kafka cluster id (cluster-id.ts): the same across restarts. */
 export const CLUSTER_ID_FILE = 'cluster-id'
 
 /** Where a running Kafka listener says how to reach it (src/kafka/server): the CLI goes through it. */

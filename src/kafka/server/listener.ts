@@ -7,7 +7,7 @@ import type { Logger } from '../../storage/logger.js'
 import { integerIn } from '../../validate.js'
 import { hostPort } from '../client/address.js'
 import { type ConnectionOptions, type Dispatch, KafkaConnection } from './connection.js'
-import { removeListenerFile, writeListenerFile } from './listener-file.js'
+import { removeListenerFile, writeListenerFile } from '../../storage/listener-file.js'
 
 /** Kafka's port. */
 export const DEFAULT_KAFKA_PORT = 9092

@@ -1,8 +1,8 @@
 import path from 'node:path'
-import { ioError } from '../../errors.js'
-import { readJsonFile, writeFileAtomic } from '../../storage/atomic-file.js'
-import type { StorageIO } from '../../storage/io.js'
-import { LISTENER_FILE } from '../../storage/paths.js'
+import { ioError } from '../errors.js'
+import { readJsonFile, writeFileAtomic } from './atomic-file.js'
+import type { StorageIO } from './io.js'
+import { LISTENER_FILE } from './paths.js'
 
 /**
  * `listener.json` in the data directory: how to reach the Kafka listener of the process

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { ioError } from '../errors.js'
-import { writeFileAtomic } from '../storage/atomic-file.js'
-import type { StorageIO } from '../storage/io.js'
-import { CLUSTER_ID_FILE } from '../storage/paths.js'
+import { writeFileAtomic } from './atomic-file.js'
+import type { StorageIO } from './io.js'
+import { CLUSTER_ID_FILE } from './paths.js'
 
 /** Kafka's cluster ids: 16 random bytes in URL-safe base64 without padding (22 characters). */
 const CLUSTER_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/
