@@ -50,11 +50,11 @@ export function everyRecord(endOffsets: readonly number[]): string[] {
   return endOffsets.flatMap((end, partition) => Array.from({ length: end }, (_, offset) => `${partition}:${offset}`))
 }
 
-/** Polls `check` every few ms until it holds (or fails after `ms`: a guard against hangs, not a speed check). */
-export async function eventually(check: () => boolean, ms = CHILD_SAFETY_TIMEOUT_MS): Promise<void> {
+/** Polls `check` every few ms until it holds (or fails after `ms`, naming `what`: a guard against hangs, not a speed check). */
+export async function eventually(check: () => boolean, what = 'the condition', ms = CHILD_SAFETY_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + ms
   while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time')
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }

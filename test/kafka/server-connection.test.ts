@@ -1,5 +1,6 @@
 import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
+import { eventually } from '../helpers/consume.js'
 import { MAX_KAFKA_REQUEST_BYTES } from '../../src/limits.js'
 import { type ConnectionOptions, type Dispatch, KafkaConnection } from '../../src/kafka/server/connection.js'
 import { seededRandom } from '../helpers/kafka-records.js'
@@ -34,13 +35,6 @@ const idOf = (frame: Buffer): number => frame.readInt32BE(0)
 
 const tick = (ms = 0): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await tick(2)
-  }
-}
 
 interface Harness {
   client: net.Socket
@@ -65,7 +59,7 @@ async function connect(dispatch: Dispatch, options: Partial<ConnectionOptions> =
   const { port } = server.address() as net.AddressInfo
   const client = net.connect(port, '127.0.0.1')
   await new Promise<void>((resolve) => client.once('connect', resolve))
-  await until(() => connection !== undefined, 'the connection')
+  await eventually(() => connection !== undefined, 'the connection')
   const received: number[] = []
   const sizes: number[] = []
   // Reads each response's size and id, and skips the rest without holding it: responses may be large.
@@ -140,7 +134,7 @@ describe('KafkaConnection', () => {
     h.client.write(Buffer.concat(Array.from({ length: COUNT / 2 }, (_, i) => request(i))))
     const rest = Buffer.concat(Array.from({ length: COUNT / 2 }, (_, i) => request(COUNT / 2 + i, i % 7)))
     for (let at = 0; at < rest.length; at += 5) h.client.write(rest.subarray(at, at + 5))
-    await until(() => h.received.length === COUNT, `${COUNT} responses (seed ${seed})`)
+    await eventually(() => h.received.length === COUNT, `${COUNT} responses (seed ${seed})`)
     expect(h.received).toEqual(Array.from({ length: COUNT }, (_, i) => i))
     expect(mostAtOnce).toBeGreaterThan(1)
     expect(mostAtOnce).toBeLessThanOrEqual(16)
@@ -157,7 +151,7 @@ describe('KafkaConnection', () => {
     const h = await connect(dispatch)
     h.client.write(Buffer.concat(Array.from({ length: 60 }, (_, i) => request(i))))
     const expected = Array.from({ length: 60 }, (_, i) => i).filter((i) => i % 3 !== 0)
-    await until(() => h.received.length === expected.length, 'the answered responses')
+    await eventually(() => h.received.length === expected.length, 'the answered responses')
     await tick(50)
     expect(h.received).toEqual(expected)
   })
@@ -166,7 +160,7 @@ describe('KafkaConnection', () => {
     const extra = Buffer.alloc(100_000, 7)
     const h = await connect(async (frame) => response(idOf(frame), extra))
     h.client.write(Buffer.concat([request(1), request(2)]))
-    await until(() => h.received.length === 2, 'two responses')
+    await eventually(() => h.received.length === 2, 'two responses')
     expect(h.sizes).toEqual([100_004, 100_004])
   })
 
@@ -199,7 +193,7 @@ describe('KafkaConnection', () => {
     const held = heldDispatch()
     const h = await connect(held.dispatch, { maxInFlightRequests: 4 })
     h.client.write(Buffer.concat(Array.from({ length: 10 }, (_, i) => request(i))))
-    await until(() => held.calls.length === 4, 'four dispatches')
+    await eventually(() => held.calls.length === 4, 'four dispatches')
     await tick(100)
     expect(held.calls).toEqual([0, 1, 2, 3])
     expect(h.connection().inFlight).toBe(4)
@@ -207,9 +201,9 @@ describe('KafkaConnection', () => {
     await tick(50)
     expect(held.calls).toHaveLength(4)
     held.release(0)
-    await until(() => held.calls.length === 6, 'two more dispatches')
+    await eventually(() => held.calls.length === 6, 'two more dispatches')
     for (let id = 0; id < 10; id++) held.release(id)
-    await until(() => h.received.length === 10, 'ten responses')
+    await eventually(() => h.received.length === 10, 'ten responses')
     expect(h.received).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
   })
 
@@ -220,14 +214,14 @@ describe('KafkaConnection', () => {
     const h = await connect(held.dispatch, { maxBufferedResponseBytes: 2.5 * 1024 * 1024 })
     for (let id = 0; id < 4; id++) {
       h.client.write(request(id))
-      await until(() => held.calls.length === id + 1, `dispatch ${id}`)
+      await eventually(() => held.calls.length === id + 1, `dispatch ${id}`)
     }
     // 3 MiB of answers held behind request 0: the next requests are not read.
     h.client.write(Buffer.concat([request(4), request(5)]))
     await tick(150)
     expect(held.calls).toEqual([0, 1, 2, 3])
     held.release(0)
-    await until(() => h.received.length === 6, 'six responses')
+    await eventually(() => h.received.length === 6, 'six responses')
     expect(h.received).toEqual([0, 1, 2, 3, 4, 5])
   })
 
@@ -249,7 +243,7 @@ describe('KafkaConnection', () => {
     expect(calls.length).toBe(whilePaused) // stopped, not slow
     expect(whilePaused).toBeLessThan(COUNT)
     h.client.resume()
-    await until(() => h.received.length === COUNT, 'every response')
+    await eventually(() => h.received.length === COUNT, 'every response')
     expect(h.received).toEqual(Array.from({ length: COUNT }, (_, i) => i))
   })
 
@@ -283,7 +277,7 @@ describe('KafkaConnection', () => {
     h.client.write(request(1))
     await tick(20)
     h.client.destroy()
-    await until(() => aborted, 'the abort')
+    await eventually(() => aborted, 'the abort')
     await h.connection().finished()
   })
 
@@ -292,7 +286,7 @@ describe('KafkaConnection', () => {
     const held = heldDispatch()
     const h = await connect(held.dispatch, { shutdown: shutdown.signal })
     h.client.write(Buffer.concat([request(1), request(2), request(3)]))
-    await until(() => held.calls.length === 3, 'three dispatches')
+    await eventually(() => held.calls.length === 3, 'three dispatches')
     shutdown.abort()
     expect(h.connection().context.signal.aborted).toBe(true) // long polls answer now
     const drained = h.connection().drain()
@@ -302,7 +296,7 @@ describe('KafkaConnection', () => {
     held.release(2)
     held.release(3)
     held.release(1)
-    await until(() => h.clientEnded(), 'the end of the connection')
+    await eventually(() => h.clientEnded(), 'the end of the connection')
     expect(h.received).toEqual([1, 2, 3])
     expect(held.calls).toEqual([1, 2, 3])
     h.client.end()

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { eventually } from '../helpers/consume.js'
 import type { Dispatch } from '../../src/kafka/server/connection.js'
 import { readListenerFile } from '../../src/storage/listener-file.js'
 import { KafkaListener } from '../../src/kafka/server/listener.js'
@@ -23,13 +24,6 @@ afterEach(async () => {
 
 const tick = (ms = 0): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await tick(2)
-  }
-}
 
 function request(id: number): Buffer {
   const frame = Buffer.alloc(8)
@@ -101,7 +95,7 @@ describe('KafkaListener', () => {
     expect(fs.readdirSync(dir)).toEqual(['listener.json']) // written aside and renamed: nothing left over
     const client = await connectTo(bound.port)
     client.socket.write(Buffer.concat([request(5), request(6)]))
-    await until(() => client.received.length === 2, 'two responses')
+    await eventually(() => client.received.length === 2, 'two responses')
     expect(client.received).toEqual([5, 6])
     await listener.close()
     expect(fs.existsSync(path.join(dir, 'listener.json'))).toBe(false)
@@ -123,16 +117,16 @@ describe('KafkaListener', () => {
     const { port } = await listener.start({ port: 0, maxConnections: 2 })
     const first = await connectTo(port)
     const second = await connectTo(port)
-    await until(() => listener.connectionCount === 2, 'two connections')
+    await eventually(() => listener.connectionCount === 2, 'two connections')
     const third = await connectTo(port)
     await third.closed
     expect(warnings).toEqual([expect.stringMatching(/refusing the connection from 127\.0\.0\.1:\d+: 2 connections are open, the limit/)])
     first.socket.destroy()
-    await until(() => listener.connectionCount === 1, 'the first to go')
+    await eventually(() => listener.connectionCount === 1, 'the first to go')
     const fourth = await connectTo(port)
     fourth.socket.write(request(4))
     second.socket.write(request(2))
-    await until(() => fourth.received.length === 1 && second.received.length === 1, 'both answered')
+    await eventually(() => fourth.received.length === 1 && second.received.length === 1, 'both answered')
   })
 
   it('close(): cuts long polls short, lets requests in flight finish and sends their responses, then closes', async () => {

@@ -1,3 +1,4 @@
+import { Coalesced } from '../../concurrency/coalesced.js'
 import { MAX_KAFKA_FETCH_RESPONSE_BYTES } from '../../limits.js'
 import type { PartitionLog } from '../../storage/partition-log.js'
 import { KAFKA_ERRORS, kafkaErrorOf } from '../protocol/error-codes.js'
@@ -124,7 +125,7 @@ async function readAll(targets: readonly Target[], maxBytes: number): Promise<An
   const ends: number[] = []
   const lease = new ReadBufferLease(READ_BUFFERS)
   for (const target of targets) {
-    ends.push(target.log === null ? -1 : safely(() => target.log!.endOffset))
+    ends.push(target.log === null ? -1 : target.log.endOffset)
     const partition = await readPartition(target, maxBytes - bytes, bytes === 0, lease)
     if (partition.errorCode !== KAFKA_ERRORS.NONE) failed = true
     for (const chunk of partition.records) bytes += chunk.length
@@ -156,24 +157,16 @@ async function readPartition(target: Target, budget: number, firstWithData: bool
 }
 
 function emptyPartition(partitionIndex: number, errorCode: number, log: PartitionLog | null): FetchPartitionResponse {
-  const highWatermark = log === null ? -1 : safely(() => log.endOffset)
+  const highWatermark = log === null ? -1 : log.endOffset
   return {
     partitionIndex,
     errorCode,
     highWatermark,
     lastStableOffset: highWatermark,
-    logStartOffset: log === null ? -1 : safely(() => log.startOffset),
+    logStartOffset: log === null ? -1 : log.startOffset,
     abortedTransactions: null,
     preferredReadReplica: -1,
     records: [],
-  }
-}
-
-function safely(read: () => number): number {
-  try {
-    return read()
-  } catch {
-    return -1
   }
 }
 
@@ -185,8 +178,6 @@ function safely(read: () => number): number {
 function waitForMore(targets: readonly Target[], request: FetchRequest, maxBytes: number, first: Answer, closing: AbortSignal): Promise<Answer> {
   return new Promise<Answer>((resolve) => {
     let latest = first
-    let reading = false
-    let again = false
     let done = false
     const unsubscribes: Array<() => void> = []
     const finish = (): void => {
@@ -203,35 +194,24 @@ function waitForMore(targets: readonly Target[], request: FetchRequest, maxBytes
       latest.lease.giveBackAll()
       latest = answer
     }
-    const readAgain = async (): Promise<void> => {
-      if (reading) {
-        again = true
-        return
-      }
-      reading = true
-      try {
-        do {
-          again = false
-          replaceLatest(await readAll(targets, maxBytes))
-        } while (again && !done)
-      } finally {
-        reading = false
-      }
+    // Appends during a read are served by one more read after it, not one each.
+    const reads = new Coalesced(async () => {
+      if (done) return
+      replaceLatest(await readAll(targets, maxBytes))
       if (latest.bytes >= request.minBytes || latest.failed) finish()
-    }
+    })
+    const readAgain = (): void => void reads.request().catch(finish)
     const timer = setTimeout(() => {
       // At the deadline, answer with a fresh read, unless one is running (its result is as fresh).
-      if (reading) again = false
-      void (reading ? Promise.resolve() : readAll(targets, maxBytes).then(replaceLatest)).finally(finish)
+      if (reads.running !== null) return finish()
+      void readAll(targets, maxBytes).then(replaceLatest).finally(finish)
     }, request.maxWaitMs)
     closing.addEventListener('abort', finish, { once: true })
     for (const target of targets) {
-      if (target.log !== null && target.errorCode === KAFKA_ERRORS.NONE) {
-        unsubscribes.push(target.log.onAppend(() => void readAgain().catch(finish)))
-      }
+      if (target.log !== null && target.errorCode === KAFKA_ERRORS.NONE) unsubscribes.push(target.log.onAppend(readAgain))
     }
     // Appends between the first read and the subscriptions woke no one: look once more.
-    if (targets.some((target, i) => target.log !== null && safely(() => target.log!.endOffset) !== first.ends[i])) void readAgain().catch(finish)
+    if (targets.some((target, i) => target.log !== null && target.log.endOffset !== first.ends[i])) readAgain()
   })
 }
 

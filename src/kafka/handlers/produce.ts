@@ -67,28 +67,20 @@ async function producePartition(topic: string, partition: ProducePartition, cont
     if (partition.records === null || partition.records.length === 0) {
       return answer(partition.index, KAFKA_ERRORS.INVALID_RECORD, 'the partition had no record batch')
     }
-    const { maxRecordBytes, timestampType } = broker.topicConfig(topic)
+    const { maxRecordBytes } = broker.topicConfig(topic)
     const result = await log.appendBatch(partition.records, { maxRecordBytes })
     return {
       index: partition.index,
       errorCode: KAFKA_ERRORS.NONE,
       baseOffset: result.baseOffset,
-      logAppendTimeMs: timestampType === 'logAppend' ? (result.logAppendTime ?? -1) : -1,
+      logAppendTimeMs: result.logAppendTime ?? -1, // set only on a topic of log-append time
       logStartOffset: log.startOffset,
       errorMessage: null,
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
     if (!isSpoolError(error)) broker.logger.warn(`produce to ${topic}/${partition.index} failed: ${message}`)
-    return { ...answer(partition.index, kafkaErrorOf(error), message), logStartOffset: log === null ? -1 : safeStart(log) }
-  }
-}
-
-function safeStart(log: PartitionLog): number {
-  try {
-    return log.startOffset
-  } catch {
-    return -1
+    return { ...answer(partition.index, kafkaErrorOf(error), message), logStartOffset: log === null ? -1 : log.startOffset }
   }
 }
 
