@@ -8,6 +8,7 @@ import { OffsetStore } from '../../src/groups/offset-store.js'
 import { type Loop, advance } from './drive.js'
 import type { Failures } from './failures.js'
 import { idempotentRetry, idempotentSend } from './idempotent.js'
+import { wireSend } from './wire.js'
 import { forgetTailsCutAfterFailedFsync } from './invariants.js'
 import { type GroupModel, type Model, type SentRecord, TopicModel, type TopicSpec, idOfValue, recordValue, sameRecord, tpKey } from './model.js'
 import type { Plan } from './plan.js'
@@ -307,6 +308,7 @@ export function pickStep(world: World): Step {
     [hasTopics ? 15 : 0, sendMany],
     [hasTopics ? 16 : 0, idempotentSend],
     [hasTopics ? 10 : 0, idempotentRetry],
+    [hasTopics ? 10 : 0, wireSend],
     [hasGroups ? 12 : 0, poll],
     [hasGroups ? 8 : 0, commit],
     [6, cleanup],
