@@ -360,12 +360,11 @@ describe('malformed input', () => {
       ['tagged fields out of order', Buffer.from('0012' + '0003' + '00000001' + 'ffff' + '00' + '01' + '01' + '00' + '02' + '05' + '00' + '01' + '00', 'hex')],
       ['header tagged section of 2^31 fields', Buffer.from('0012' + '0003' + '00000001' + 'ffff' + '8080808008', 'hex')],
     ]
+    // What an absurd length would allocate shows in arrayBuffers (a hang in the test's timeout; no clock here).
     const before = process.memoryUsage().arrayBuffers
-    const started = performance.now()
     for (const [name, frame] of cases) {
       for (let i = 0; i < 1000; i++) expect(() => decodeRequestFrame(frame), name).toThrow(ProtocolError)
     }
-    expect(performance.now() - started).toBeLessThan(5_000)
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024)
   })
 

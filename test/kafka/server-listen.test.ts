@@ -100,10 +100,9 @@ describe('spool.listen()', () => {
     await spool.createTopic('t')
     const { port } = await spool.listen({ port: 0 })
     const client = await rawClient(port)
-    const started = Date.now()
     const fetching = client.send(FETCH, 4, {
       replicaId: -1,
-      maxWaitMs: 60_000,
+      maxWaitMs: 2 ** 31 - 1, // longer than any run: the answer can only come from the close
       minBytes: 1,
       maxBytes: 1024 * 1024,
       isolationLevel: 0,
@@ -112,7 +111,6 @@ describe('spool.listen()', () => {
     await new Promise((resolve) => setTimeout(resolve, 100))
     await spool.close()
     const answer = await fetching
-    expect(Date.now() - started).toBeLessThan(30_000) // not the 60 s of maxWaitMs
     expect((answer['responses'] as unknown[]).length).toBe(1)
     await client.closed
     expect(fs.existsSync(path.join(dir, 'listener.json'))).toBe(false)

@@ -133,8 +133,10 @@ describe('KafkaListener', () => {
     let releaseSlow!: () => void
     const slowDone = new Promise<void>((resolve) => (releaseSlow = resolve))
     let finishedSlow = false
+    const dispatched: number[] = []
     const dispatch: Dispatch = async (frame, connection) => {
       const id = frame.readInt32BE(0)
+      dispatched.push(id)
       if (id === 1) {
         // A long poll: answers when its time is up or the listener closes.
         await new Promise((resolve) => {
@@ -151,13 +153,13 @@ describe('KafkaListener', () => {
     const { port } = await listener.start({ port: 0 })
     const client = await connectTo(port)
     client.socket.write(Buffer.concat([request(1), request(2)]))
-    await tick(50)
+    await eventually(() => dispatched.length === 2, 'both requests in flight')
     let closed = false
     const closing = listener.close().then(() => (closed = true))
-    await tick(50)
-    expect(fs.existsSync(path.join(dir, 'listener.json'))).toBe(false)
+    await eventually(() => client.received.length === 1, "the long poll's answer") // cut short by the close
+    await eventually(() => !fs.existsSync(path.join(dir, 'listener.json')), 'listener.json to go')
     expect(closed).toBe(false) // request 2 still runs
-    expect(client.received).toEqual([1]) // the long poll answered at once
+    expect(client.received).toEqual([1])
     await expect(connectTo(port)).rejects.toThrow(/ECONNREFUSED/) // no new connection
     releaseSlow()
     await closing
