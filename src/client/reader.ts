@@ -1,4 +1,5 @@
-import { SpoolError, invalidArgument } from '../errors.js'
+import { invalidArgument } from '../errors.js'
+import { ChunkReader, RecordStream, type StreamBounds } from './record-stream.js'
 import type { RecordHeader, RecordLabel } from '../record/types.js'
 import type { PartitionLog, ReadOptions } from '../storage/partition-log.js'
 import type { Topics } from '../topics/topics.js'
@@ -60,28 +61,34 @@ async function startOffset(log: PartitionLog, options: ReadStreamOptions): Promi
  * spool, by those of the writer in another process, within milliseconds and never past
  * what it made durable (PartitionLog.waitForAppend, storage/log-follower.ts). A start
  * below the partition's first offset fails with OFFSET_OUT_OF_RANGE, carrying that first
- * offset.
+ * offset. Like a generator, it checks its options and finds its start at the first `next()`.
  */
-export async function* readTopic(topics: Topics, topic: string, options: ReadStreamOptions = {}): AsyncGenerator<ConsumedRecord> {
-  if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'must be an object')
-  const partition = partitionOf(topics, topic, options)
-  const log = await topics.logOf(topic, partition)
-  const last = options.toOffset === undefined ? Infinity : nonNegativeInteger('toOffset', options.toOffset)
-  const readOptions = options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }
-  let offset = await startOffset(log, options)
-  // Following may start at a future offset and wait for it; anything else must exist now.
-  if (options.follow !== true || offset < log.startOffset) log.checkInRange(offset)
-  while (offset <= last && options.signal?.aborted !== true) {
-    if (offset >= log.endOffset) {
-      if (options.follow !== true || !(await log.waitForAppend(offset, options.signal))) return
-      continue
-    }
-    const { records, nextOffset } = await readLabelled(log, offset, { ...readOptions, label: { topic, partition } })
-    for (const record of records) {
-      if (record.offset > last) return
-      yield record
-    }
-    if (nextOffset <= offset) throw new SpoolError('CORRUPT_BATCH', `reading ${topic}-${partition} made no progress at offset ${offset}`)
-    offset = nextOffset
+export function readTopic(topics: Topics, topic: string, options: ReadStreamOptions = {}): RecordStream {
+  return new RecordStream(partitionChunks(topics, topic, options))
+}
+
+/** The same records as readTopic, a log read's worth (about `maxBytes`) at a time, for applications that work on batches. */
+export async function* readTopicBatches(topics: Topics, topic: string, options: ReadStreamOptions = {}): AsyncGenerator<ConsumedRecord[], void, undefined> {
+  const chunks = partitionChunks(topics, topic, options)
+  try {
+    for (let records = await chunks.next(); records !== null; records = await chunks.next()) yield records
+  } finally {
+    chunks.finish()
   }
+}
+
+function partitionChunks(topics: Topics, topic: string, options: ReadStreamOptions): ChunkReader {
+  const valid = typeof options === 'object' && options !== null
+  const given: ReadStreamOptions = valid ? options : {}
+  const bounds: StreamBounds = { topic, partition: 0, last: Infinity, follow: given.follow === true, signal: given.signal, maxBytes: given.maxBytes }
+  return new ChunkReader(bounds, async () => {
+    if (!valid) throw invalidArgument('options', 'must be an object')
+    bounds.partition = partitionOf(topics, topic, given)
+    const log = await topics.logOf(topic, bounds.partition)
+    if (given.toOffset !== undefined) bounds.last = nonNegativeInteger('toOffset', given.toOffset)
+    const from = await startOffset(log, given)
+    // Following may start at a future offset and wait for it; anything else must exist now.
+    if (!bounds.follow || from < log.startOffset) log.checkInRange(from)
+    return { log, from }
+  })
 }

@@ -21,7 +21,7 @@ import { loadClusterId } from '../storage/cluster-id.js'
 import { removeListenerFile } from '../storage/listener-file.js'
 import type { BoundAddress, KafkaListener, ListenOptions as ListenerAddressOptions } from '../kafka/server/listener.js'
 import { Producer, type ProducerOptions } from './producer.js'
-import { type ConsumedRecord, type ReadStreamOptions, readTopic } from './reader.js'
+import { type ConsumedRecord, type ReadStreamOptions, readTopic, readTopicBatches } from './reader.js'
 import { integerIn, nonNegativeInteger } from '../validate.js'
 
 /** Where the CLI and the demo keep their data unless told otherwise. */
@@ -302,9 +302,17 @@ export class Spool {
   }
 
   /** Replays a partition, no group involved: `for await (const record of spool.read(topic, { partition, fromOffset }))`. */
-  read(topic: string, options: ReadStreamOptions = {}): AsyncGenerator<ConsumedRecord> {
+  read(topic: string, options: ReadStreamOptions = {}): AsyncGenerator<ConsumedRecord, void, undefined> {
     // After close() it fails with CLOSED at the first step, as it fails for a bad topic (Topics checks).
     return readTopic(this.topics, topic, options)
+  }
+
+  /**
+   * The same records as `read()`, a log read's worth (about `maxBytes`, 1 MiB by default) at a
+   * time: `for await (const records of spool.readBatches(topic, { partition }))`.
+   */
+  readBatches(topic: string, options: ReadStreamOptions = {}): AsyncGenerator<ConsumedRecord[], void, undefined> {
+    return readTopicBatches(this.topics, topic, options)
   }
 
   producer(options: ProducerOptions = {}): Producer {
