@@ -70,6 +70,28 @@ describe('consumer API', () => {
     await spool.close()
   })
 
+  it('run with eachRecord: a synchronous handler\'s record is processed when it returns, an async one\'s (any thenable) when it resolves', async () => {
+    const spool = await spoolWith(40)
+    const first = spool.consumer({ group: 'workers', topics: ['orders'] })
+    const failure = new Error('record 17 failed')
+    const order: string[] = []
+    await expect(
+      first.run({
+        eachRecord: (record) => {
+          if (record.offset === 17) throw failure
+          if (record.offset % 2 === 0) return undefined
+          // A thenable that is not a native promise: delivery must still wait for it.
+          return { then: (resolve: () => void) => setImmediate(() => (order.push(`done ${record.offset}`), resolve())) } as unknown as Promise<void>
+        },
+      }),
+    ).rejects.toBe(failure)
+    expect(order).toEqual([1, 3, 5, 7, 9, 11, 13, 15].map((o) => `done ${o}`))
+    // The throw closed the consumer, which committed what was processed: 0..16, not 17.
+    const second = spool.consumer({ group: 'workers', topics: ['orders'] })
+    expect((await second.poll({ maxRecords: 1 }))[0]!.offset).toBe(17)
+    await spool.close()
+  })
+
   it('seek, seekToTimestamp, seekToBeginning and seekToEnd move the next delivery; seeking a partition not owned is refused', async () => {
     const clock = { ms: 1_000 }
     const spool = await spoolWith(0, 1, { clock: () => clock.ms })

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { retainedBytes, toKeep } from '../../src/client/consumer/retained-memory.js'
 import type { ConsumedRecord } from '../../src/client/reader.js'
+import { recordBytes } from '../../src/client/consumer/prefetch-buffer.js'
+
+const payloadOf = (records: readonly ConsumedRecord[]): number => records.reduce((sum, r) => sum + recordBytes(r), 0)
 
 const KiB = 1024
 
@@ -26,7 +29,7 @@ describe('consumer read-ahead: the memory records keep alive (contract 8)', () =
 
   it('copies out a few records of a large read into one buffer of their size, bytes and all', () => {
     const records = viewsOfOneRead(3, 100, 1024 * KiB)
-    const kept = toKeep(records)
+    const kept = toKeep(records, payloadOf(records))
     expect(retainedBytes(kept.records)).toBe(3 * 106) // key, value and header value of each
     expect(kept.bytes).toBe(3 * (4 + 100 + 1 + 2)) // as recordBytes counts them (header keys too)
     expect(kept.records.map((r) => [r.offset, r.key, r.value, r.headers])).toEqual(records.map((r) => [r.offset, r.key, r.value, r.headers]))
@@ -34,7 +37,7 @@ describe('consumer read-ahead: the memory records keep alive (contract 8)', () =
 
   it('keeps records that use most of their read as views, counted at the whole read', () => {
     const records = viewsOfOneRead(9, 100, 1024)
-    const kept = toKeep(records)
+    const kept = toKeep(records, payloadOf(records))
     expect(kept.records).toBe(records) // no copy on the common path
     expect(kept.bytes).toBe(1024)
   })

@@ -49,6 +49,13 @@ import { toKeep } from './retained-memory.js'
 
 type Credit = { records: number; bytes: number }
 
+/** Before the first read: a guess at the large end, so that the first read is not cut short. */
+const INITIAL_BYTES_PER_RECORD = 1024
+/** A read may take a little more than the credit's records, so that it is rarely cut short of them. */
+const READ_ESTIMATE_MARGIN = 1.1
+/** What a record adds to its batch beyond its key, value and headers (length, attributes, deltas, varints). */
+const RECORD_FRAMING_ESTIMATE_BYTES = 8
+
 export interface FetcherContext {
   options: ResolvedConsumerOptions
   logger: Logger
@@ -65,6 +72,8 @@ export class Fetcher {
   private turn = 0
   /** Partitions stopped at a damaged batch, per ownership (a new assignment is a new object, and tries again). */
   private readonly damaged = new WeakSet<OwnedPartition>()
+  /** What a record took in the last read (its own bytes plus framing): sizes the next read to the credit. */
+  private bytesPerRecord = INITIAL_BYTES_PER_RECORD
 
   /** Starts reading ahead; it goes on until the consumer closes. */
   constructor(private readonly ctx: FetcherContext) {
@@ -121,30 +130,46 @@ export class Fetcher {
     const { partitions } = this.ctx
     const epoch = p.epoch
     const from = p.fetchOffset
-    const { records, nextOffset } = await readLabelled(p.log, from, { maxBytes: Math.min(credit.bytes, DEFAULT_READ_MAX_BYTES), label: p })
+    const { records, nextOffset } = await readLabelled(p.log, from, { maxBytes: this.readBytes(credit), label: p })
     // A seek, pause, revoke or loss while reading: what was read is not wanted.
     if (!partitions.isCurrent(p, epoch) || !partitions.consumable(p) || p.fetchOffset !== from) return false
-    const taken = this.admit(records, credit)
-    p.fetchOffset = taken.length === records.length ? nextOffset : records[taken.length]!.offset
-    if (taken.length === 0) return records.length > 0
-    this.buffer.push({ key: p.key, epoch, ...toKeep(taken) })
+    const admitted = this.admit(records, credit)
+    if (admitted.count === 0) return records.length > 0
+    this.bytesPerRecord = admitted.payload / admitted.count + RECORD_FRAMING_ESTIMATE_BYTES
+    const taken = admitted.count === records.length ? records : records.slice(0, admitted.count)
+    p.fetchOffset = admitted.count === records.length ? nextOffset : records[admitted.count]!.offset
+    this.buffer.push({ key: p.key, epoch, ...toKeep(taken, admitted.payload) })
     this.ctx.onBuffered()
     return false
   }
 
-  /** The first of `records` that fit the credit: at least one when nothing is buffered, so a record larger than the bound still moves. */
-  private admit(records: ConsumedRecord[], credit: Credit): ConsumedRecord[] {
-    const taken: ConsumedRecord[] = []
-    let bytes = 0
+  /**
+   * How much to read for `credit`: no more than its records are expected to take, at the
+   * bytes a record took in recent reads. Reading a full 1 MiB for a credit of a few
+   * thousand records decoded records only to drop them (and read them again next time):
+   * under fan-out, that waste and its garbage were most of the work.
+   */
+  private readBytes(credit: Credit): number {
+    const expected = credit.records * this.bytesPerRecord * READ_ESTIMATE_MARGIN
+    return Math.max(1, Math.min(credit.bytes, DEFAULT_READ_MAX_BYTES, Math.ceil(expected)))
+  }
+
+  /**
+   * How many of `records`, from the first, fit the credit (at least one when nothing is
+   * buffered, so a record larger than the bound still moves), and their own bytes.
+   */
+  private admit(records: readonly ConsumedRecord[], credit: Credit): { count: number; payload: number } {
+    let count = 0
+    let payload = 0
     for (const record of records) {
       const size = recordBytes(record)
-      const fits = taken.length < credit.records && bytes + size <= credit.bytes
-      if (!fits && !(taken.length === 0 && this.buffer.empty)) break
-      taken.push(record)
-      bytes += size
+      const fits = count < credit.records && payload + size <= credit.bytes
+      if (!fits && !(count === 0 && this.buffer.empty)) break
+      count++
+      payload += size
       if (!fits) break
     }
-    return taken
+    return { count, payload }
   }
 
   private fetchFailed(p: OwnedPartition, error: unknown): void {

