@@ -1,35 +1,26 @@
 import { SpoolError, invalidArgument } from '../errors.js'
 import { MAX_TIMER_MS } from '../limits.js'
 import type { RecordInput } from '../record/types.js'
-import { BATCH_HEADER_BYTES } from '../record/batch-format.js'
-import { DEFAULT_MAX_BATCH_BYTES, HEADER_FRAMING_MAX_BYTES, RECORD_FRAMING_MAX_BYTES } from '../limits.js'
-import type { AppendResult, PartitionLog } from '../storage/partition-log.js'
 import { type CompressionCodec, parseCompressionCodec } from '../record/compression/index.js'
-import { ProducerSequences } from './producer-sequences.js'
-import { StickyPartitioner, partitionForKey } from '../topics/partitioner.js'
 import type { Topics } from '../topics/topics.js'
-import { type Bytes, type HeadersInput, payloadBytes, toBuffer, toHeaders } from './bytes.js'
 import { integerIn, nonNegativeInteger } from '../validate.js'
+import { OpenBatch, type RecordMetadata, type TopicBatches, metadataOf } from './producer-batch.js'
+import { Appender } from './producer-appender.js'
+import { BatchSend } from './producer-batch-send.js'
+import { BATCH_RECORDS_MAX_BYTES, type Placement, type ProducerRecord, checkRecord, prepareRecord, scanPlain } from './producer-record.js'
+import { Staging } from './producer-staging.js'
+import { ProducerTopics } from './producer-topics.js'
+import { ProducerSequences } from './producer-sequences.js'
+import { WriteTurns } from './producer-turns.js'
 
-export interface ProducerRecord {
-  topic: string
-  key?: Bytes | null
-  value: Bytes | null
-  headers?: HeadersInput
-  /** Omit to let the partitioner choose (by key, or sticky without one). */
-  partition?: number
-  /** Milliseconds since the epoch; the send time when omitted. */
-  timestamp?: number
-}
-
-export interface RecordMetadata {
-  topic: string
-  partition: number
-  offset: number
-}
+export type { RecordMetadata } from './producer-batch.js'
+export type { ProducerRecord } from './producer-record.js'
 
 export interface ProducerOptions {
-  /** How long a batch waits for more records before it is written. 0: until the current tick ends. */
+  /**
+   * How long a batch waits for more records before it is written. 0: until the current
+   * tick ends, or the next turn of the event loop if its partition is busy (producer-turns.ts).
+   */
   lingerMs?: number
   /**
    * A batch is written as soon as its records reach this many bytes. Never more than the
@@ -53,72 +44,43 @@ export interface ProducerOptions {
 /** Kafka's batch.size is 16 KiB; spool's batches are one write each, so larger ones pay. */
 export const DEFAULT_PRODUCER_MAX_BATCH_BYTES = 1024 * 1024
 export const DEFAULT_LINGER_MS = 0
-/** The framed records one batch may carry: what the log takes in one batch, less the batch header. */
-const BATCH_RECORDS_MAX_BYTES = DEFAULT_MAX_BATCH_BYTES - BATCH_HEADER_BYTES
 
-/** Records waiting to be appended to one partition as one batch. */
-interface OpenBatch {
-  topic: string
-  partition: number
-  /** The topic's batches and sticky partitioner, and its partition count when the batch opened. */
-  owner: TopicBatches
-  partitions: number
-  log: PartitionLog
-  records: RecordInput[]
-  /** resolves[i] and rejects[i] settle the send of records[i]. */
-  resolves: Array<(metadata: RecordMetadata) => void>
-  rejects: Array<(error: unknown) => void>
-  bytes: number
-  timer: NodeJS.Timeout | null
-  keyless: boolean
-}
-
-/** Per topic: the open batch of each partition, and the sticky partitioner for keyless records. */
-interface TopicBatches {
-  open: Array<OpenBatch | undefined>
-  sticky: StickyPartitioner
-}
-
-interface Prepared {
-  topic: string
-  partition: number
-  log: PartitionLog
-  partitions: number
-  keyless: boolean
-  record: RecordInput
-  bytes: number
-}
+/** The index prepareRecord is given for a send()'s record: its errors name `record`, not `records[i]`. */
+const SINGLE_SEND = -1
 
 /**
  * Sends records to topics. Sends made close together are coalesced into one batch per
  * partition — one append, so one write and (flush 'always') one fsync for all of them —
- * written when the current tick ends (lingerMs 0), after lingerMs, or when the batch
- * reaches maxBatchBytes.
+ * written when the current tick ends (lingerMs 0; producer-turns.ts), after lingerMs, or
+ * when the batch reaches maxBatchBytes. A batch settles its sends from its base offset.
  */
 export class Producer {
-  private readonly byTopic = new Map<string, TopicBatches>()
-  /** Batches handed to their log and not yet settled: what flush() waits for. */
-  private readonly inFlight = new Set<Promise<void>>()
-  /** Per topic, the last send waiting for the topic's first open (see whenOpen). */
-  private readonly opening = new Map<string, Promise<void>>()
+  private readonly topics: ProducerTopics
   private readonly lingerMs: number
   private readonly maxBatchBytes: number
   private readonly compression: CompressionCodec
   /** The producer id and per-partition sequences; null when not idempotent. */
   private readonly sequences: ProducerSequences | null
+  private readonly appender: Appender
+  private readonly turns = new WriteTurns()
+  /** Where prepareRecord leaves a record's partition and size; read before the next record is prepared. */
+  private readonly placement: Placement = { partition: 0, bytes: 0, keyless: false }
+  private readonly staging = new Staging()
   private closed = false
 
   constructor(
-    private readonly topics: Topics,
+    private readonly spoolTopics: Topics,
     options: ProducerOptions = {},
     allocateProducerId: () => Promise<number> = () => Promise.reject(new Error('no producer ids here')),
   ) {
+    this.topics = new ProducerTopics(spoolTopics)
     this.lingerMs = integerIn('lingerMs', options.lingerMs ?? DEFAULT_LINGER_MS, 0, MAX_TIMER_MS)
     this.maxBatchBytes = Math.min(nonNegativeInteger('maxBatchBytes', options.maxBatchBytes ?? DEFAULT_PRODUCER_MAX_BATCH_BYTES), BATCH_RECORDS_MAX_BYTES)
     this.compression = options.compression === undefined ? 'none' : parseCompressionCodec(options.compression, 'compression')
     const idempotent = options.idempotent ?? true
     if (typeof idempotent !== 'boolean') throw invalidArgument('idempotent', 'must be true or false')
     this.sequences = idempotent ? new ProducerSequences(allocateProducerId) : null
+    this.appender = new Appender(this.sequences, this.compression)
   }
 
   /** This producer's id once it has one (idempotent producers get one before their first write), else null. */
@@ -128,191 +90,190 @@ export class Producer {
 
   /** Resolves with where the record was stored, once it is durable under the topic's flush policy. */
   send(record: ProducerRecord): Promise<RecordMetadata> {
-    const send = (): Promise<RecordMetadata> => this.enqueue(this.prepare(record, 'record'))
-    const topic = topicOf(record)
-    return settle(() => (this.mustWaitFor(topic) ? this.afterOpen([topic], send) : send()))
+    try {
+      const topic = topicOf(record)
+      const current = this.topics.current(topic)
+      if (current === null && this.topics.mustWaitFor(topic)) return this.topics.afterOpen([topic], () => this.sendNow(record))
+      return this.sendNow(record, current)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
-  /** Sends several records; if any is invalid or too large, none of them is written. */
-  sendBatch(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
-    if (!Array.isArray(records)) return Promise.reject(invalidArgument('records', 'must be an array'))
-    const send = (): Promise<RecordMetadata[]> => {
-      const prepared = records.map((record, i) => this.prepare(record, `records[${i}]`))
-      return Promise.all(prepared.map((p) => this.enqueue(p)))
-    }
-    return settle(() => {
-      const waits = new Set<string>()
-      for (const record of records) {
-        const topic = topicOf(record)
-        if (this.mustWaitFor(topic)) waits.add(topic)
-      }
-      return waits.size > 0 ? this.afterOpen([...waits], send) : send()
-    })
+  /** `target`: the record's topic if ProducerTopics.current() found it, else null (looked up here). */
+  private sendNow(record: ProducerRecord, target: TopicBatches | null = null): Promise<RecordMetadata> {
+    this.checkOpen()
+    checkRecord(record, SINGLE_SEND)
+    target ??= this.topics.target(record.topic)
+    const input = prepareRecord(record, SINGLE_SEND, target, this.spoolTopics, this.placement)
+    const { partition, bytes, keyless } = this.placement
+    const batch = this.batchFor(target, partition, bytes)
+    batch.add(input, bytes, keyless)
+    return batch.send()
   }
 
   /**
-   * Whether a send to `topic` must wait: its partitions are not open yet (a spool opens a
-   * topic's partitions on first use), or earlier sends to it are still waiting — so that
-   * per-partition order is the order of the calls even across the first open. A name
-   * that is not a topic does not wait: prepare() reports it.
+   * Sends several records; if any is invalid or too large, none of them is written.
+   * Resolves with each record's metadata, in the order of `records`.
    */
-  private mustWaitFor(topic: unknown): topic is string {
-    if (typeof topic !== 'string') return false
-    return this.opening.has(topic) || (this.topics.has(topic) && !this.topics.isOpen(topic))
+  sendBatch(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
+    try {
+      if (!Array.isArray(records)) throw invalidArgument('records', 'must be an array')
+      if (records.length === 0) return Promise.resolve([])
+      const first = topicOf(records[0])
+      const current = this.topics.current(first)
+      const direct = current === null && this.topics.mustWaitFor(first) ? null : this.sendBatchDirect(records, current)
+      if (direct !== null) return direct
+      let waits: Set<string> | null = null
+      let previous: unknown = undefined
+      for (let i = 0; i < records.length; i++) {
+        const topic = topicOf(records[i]!)
+        if (topic === previous) continue // a sendBatch's records mostly share a topic: checked once
+        previous = topic
+        if (this.topics.mustWaitFor(topic)) (waits ??= new Set()).add(topic)
+      }
+      if (waits !== null) return this.topics.afterOpen([...waits], () => this.sendBatchNow(records))
+      return this.sendBatchNow(records)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
-  /** Runs `send` once `topics` are open and the sends queued before it for them are placed. */
-  private afterOpen<T>(topics: readonly string[], send: () => Promise<T>): Promise<T> {
-    const ready = Promise.all(topics.map((topic) => this.opening.get(topic) ?? this.topics.ensureOpen(topic)))
-    // The next send may go once this one is placed in its batch (send places it before it
-    // returns), not once it is durable: sends made together still share a batch.
-    let placed!: () => void
-    const queued = new Promise<void>((resolve) => (placed = resolve))
-    const sent = ready.then(
-      () => {
-        try {
-          return send()
-        } finally {
-          placed()
-        }
+  /**
+   * Every record is checked and put in bytes first (staged: producer-staging.ts); only
+   * then are they placed, so that a bad one leaves nothing placed. Records for one
+   * partition that fit its open batch are placed as one run.
+   */
+  private sendBatchNow(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
+    const count = records.length
+    if (count === 0) return Promise.resolve([])
+    this.checkOpen()
+    const staging = this.staging.inUse ? new Staging() : this.staging
+    staging.begin(count)
+    try {
+      const inputs = this.stage(records, staging)
+      const send = new BatchSend(count)
+      const first = staging.first!
+      if (staging.onePartition && staging.bytes <= this.maxBatchBytes) {
+        const batch = this.batchFor(first, staging.partitions[0]!, staging.bytes)
+        send.placed(0, batch, batch.addAll(inputs, staging.bytes, staging.anyKeyless), count)
+        return send.promise
+      }
+      const { partitions, sizes, keyless } = staging
+      for (let i = 0; i < count; i++) {
+        const batch = this.batchFor(staging.targetOf(i), partitions[i]!, sizes[i]!)
+        send.placed(i, batch, batch.add(inputs[i]!, sizes[i]!, keyless[i] === 1))
+      }
+      return send.promise
+    } finally {
+      staging.end()
+    }
+  }
+
+  /**
+   * A sendBatch that is a batch by itself, if it is one (scanPlain; else null): its
+   * records are appended now, as they are: the log encodes them before this returns (no
+   * copy, no staging), after the partition's open batch (the sends before). Under flush
+   * 'never' the append is done within microtasks: past the partition's one
+   * acknowledgement at once in this turn of the event loop (producer-turns.ts), this one
+   * waits for setImmediate, so that a loop of awaited sendBatch calls still yields to I/O.
+   */
+  private sendBatchDirect(all: readonly ProducerRecord[], current: TopicBatches | null): Promise<RecordMetadata[]> | null {
+    if (this.lingerMs > 0 || !this.appender.ready) return null
+    this.checkOpen()
+    checkRecord(all[0], 0)
+    const target = current ?? this.topics.target(all[0].topic)
+    const { placement } = this
+    if (!scanPlain(all, target, placement) || placement.bytes > this.maxBatchBytes) return null
+    // scanPlain found every record a RecordInput already: a Buffer or null key and value, nothing else the log reads.
+    const records = all as readonly RecordInput[]
+    const { partition } = placement
+    const open = target.open[partition]
+    if (open !== undefined) this.write(open)
+    const { name } = target
+    target.writing[partition] = (target.writing[partition] ?? 0) + 1
+    return this.appender.append(target.logs[partition]!, name, partition, records).then(
+      ({ baseOffset }) => {
+        target.writing[partition]!--
+        const metadata = metadataOf(name, partition, baseOffset, records.length)
+        if (this.turns.takeTurn(target, partition)) return metadata
+        return new Promise<RecordMetadata[]>((resolve) => setImmediate(resolve, metadata))
       },
       (error: unknown) => {
-        placed()
+        target.writing[partition]!--
         throw error
       },
     )
-    for (const topic of topics) this.opening.set(topic, queued)
-    void queued.then(() => {
-      for (const topic of topics) if (this.opening.get(topic) === queued) this.opening.delete(topic)
-    })
-    return sent
   }
 
-  private prepare(record: ProducerRecord, field: string): Prepared {
-    if (this.closed) throw new SpoolError('CLOSED', 'the producer is closed; create a new one with spool.producer()')
-    if (typeof record !== 'object' || record === null) throw invalidArgument(field, 'must be an object')
-    const { topic } = record
-    const { config, logs } = this.topics.open(topic)
-    if (!('value' in record)) throw invalidArgument(`${field}.value`, 'is required (null for a tombstone)')
-    const key = toBuffer(`${field}.key`, record.key)
-    const value = toBuffer(`${field}.value`, record.value)
-    const headers = toHeaders(`${field}.headers`, record.headers)
-    const payload = payloadBytes(key, value, headers)
-    // Batches are cut by what records take framed, so that a full one stays within the log's limit.
-    const bytes = payload + RECORD_FRAMING_MAX_BYTES + headers.length * HEADER_FRAMING_MAX_BYTES
-    if (payload > config.maxRecordBytes || bytes > BATCH_RECORDS_MAX_BYTES) {
-      throw new SpoolError(
-        'RECORD_TOO_LARGE',
-        `a record of ${payload} bytes (${headers.length} headers) exceeds topic "${topic}"'s maxRecordBytes of ${config.maxRecordBytes}; split it or raise maxRecordBytes`,
-        { details: { topic, bytes: payload, maxRecordBytes: config.maxRecordBytes } },
-      )
+  /** Checks every record and puts it in bytes; what else placing them needs goes to `staging`. */
+  private stage(records: readonly ProducerRecord[], staging: Staging): RecordInput[] {
+    const inputs = new Array<RecordInput>(records.length)
+    const { placement, spoolTopics } = this
+    let target: TopicBatches | null = null
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!
+      checkRecord(record, i)
+      if (target === null || target.name !== record.topic) target = this.topics.target(record.topic)
+      inputs[i] = prepareRecord(record, i, target, spoolTopics, placement)
+      staging.stage(i, target, placement.partition, placement.bytes, placement.keyless)
     }
-    let partition: number
-    if (record.partition !== undefined) partition = record.partition
-    else if (key !== null) partition = partitionForKey(key, logs.length)
-    else partition = this.batchesOf(topic).sticky.partition(logs.length)
-    const log = logs[partition] ?? this.topics.log(topic, partition) // the lookup throws the precise error
-    const input: RecordInput = { key, value, headers }
-    // Checked here, not when the batch is encoded: one bad send must not fail the sends it shares a batch with.
-    if (record.timestamp !== undefined) input.timestamp = nonNegativeInteger(`${field}.timestamp`, record.timestamp)
-    return { topic, partition, log, partitions: logs.length, keyless: key === null && record.partition === undefined, record: input, bytes }
+    return inputs
   }
 
-  private batchesOf(topic: string): TopicBatches {
-    let batches = this.byTopic.get(topic)
-    if (batches === undefined) this.byTopic.set(topic, (batches = { open: [], sticky: new StickyPartitioner() }))
-    return batches
+  private checkOpen(): void {
+    if (this.closed) throw new SpoolError('CLOSED', 'the producer is closed; create a new one with spool.producer()')
   }
 
-  /** Adds the record to its partition's open batch; settles with its send. */
-  private enqueue(prepared: Prepared): Promise<RecordMetadata> {
-    const batch = this.place(prepared)
-    return new Promise((resolve, reject) => {
-      batch.resolves.push(resolve)
-      batch.rejects.push(reject)
-    })
-  }
-
-  /** Adds the record to its partition's open batch (writing a full one first); returns that batch. */
-  private place(prepared: Prepared): OpenBatch {
-    const batches = this.batchesOf(prepared.topic)
-    let batch = batches.open[prepared.partition]
-    if (batch !== undefined && batch.records.length > 0 && batch.bytes + prepared.bytes > this.maxBatchBytes) {
-      void this.write(batch)
+  /** The partition's open batch with room for `bytes` more (writing a full one first, opening a new one). */
+  private batchFor(target: TopicBatches, partition: number, bytes: number): OpenBatch {
+    let batch = target.open[partition]
+    if (batch !== undefined && batch.records.length > 0 && batch.bytes + bytes > this.maxBatchBytes) {
+      this.write(batch)
       batch = undefined
     }
     if (batch === undefined) {
-      batch = {
-        topic: prepared.topic,
-        partition: prepared.partition,
-        owner: batches,
-        partitions: prepared.partitions,
-        log: prepared.log,
-        records: [],
-        resolves: [],
-        rejects: [],
-        bytes: 0,
-        timer: null,
-        keyless: false,
-      }
-      batches.open[prepared.partition] = batch
+      const log = this.topics.log(target, partition)
+      batch = new OpenBatch(target.name, partition, target, target.logs.length, log)
+      target.open[partition] = batch
       this.schedule(batch)
     }
-    batch.records.push(prepared.record)
-    batch.bytes += prepared.bytes
-    batch.keyless ||= prepared.keyless
     return batch
   }
 
   private schedule(batch: OpenBatch): void {
-    // Not a microtask: a loop of awaited sends with flush 'never' would then never yield
-    // to I/O, and starve everything else in the process (timers, sockets, consumers).
-    if (this.lingerMs === 0) setImmediate(() => void this.write(batch))
-    else batch.timer = setTimeout(() => void this.write(batch), this.lingerMs)
+    const write = (): void => this.write(batch)
+    if (this.lingerMs > 0) batch.timer = setTimeout(write, this.lingerMs)
+    else if (this.turns.writeAtOnce(batch.owner, batch.partition)) queueMicrotask(write)
+    else setImmediate(write)
   }
 
-  /** Appends the batch (if it is still the open one for its partition); settles when it is done. */
-  private write(batch: OpenBatch): Promise<void> {
-    const { owner, topic, partition, resolves, rejects } = batch
-    if (owner.open[partition] !== batch) return Promise.resolve()
+  /** Appends the batch (if it is still the open one for its partition); it settles its sends when done. */
+  private write(batch: OpenBatch): void {
+    const { owner, partition } = batch
+    if (owner.open[partition] !== batch) return
     owner.open[partition] = undefined
     if (batch.timer !== null) clearTimeout(batch.timer)
     if (batch.keyless) owner.sticky.batchSent(batch.partitions)
-    const written = this.append(batch).then(
+    owner.writing[partition] = (owner.writing[partition] ?? 0) + 1
+    this.appender.append(batch.log, batch.topic, partition, batch.records).then(
       ({ baseOffset }) => {
-        for (let i = 0; i < resolves.length; i++) resolves[i]!({ topic, partition, offset: baseOffset + i })
+        owner.writing[partition]!--
+        batch.settle(baseOffset)
       },
       (error: unknown) => {
-        for (const reject of rejects) reject(error)
+        owner.writing[partition]!--
+        batch.fail(error)
       },
     )
-    this.inFlight.add(written)
-    void written.finally(() => this.inFlight.delete(written))
-    return written
-  }
-
-  /**
-   * Hands the batch to its log, with the next sequence of its partition when idempotent.
-   * Before the producer has its id (its first writes), batches wait for it in order.
-   */
-  private append(batch: OpenBatch): Promise<AppendResult> {
-    const { sequences, compression } = this
-    if (sequences === null) return batch.log.append(batch.records, { compression })
-    if (sequences.producerId === null) return sequences.ready().then(() => this.append(batch))
-    const producer = sequences.next(batch.topic, batch.partition, batch.records.length)
-    return batch.log.append(batch.records, { compression, producer }).catch((error: unknown) => {
-      // The partition does not have this batch: the ones after it start over at a new epoch.
-      sequences.failed(batch.topic, batch.partition, producer)
-      throw error
-    })
   }
 
   /** Writes every open batch now; resolves when they and every batch written before are durable. */
   async flush(): Promise<void> {
-    for (const { open } of this.byTopic.values()) {
-      for (const batch of open) if (batch !== undefined) void this.write(batch)
+    for (const { open } of this.topics.all()) {
+      for (const batch of open) if (batch !== undefined) this.write(batch)
     }
-    await Promise.all(this.inFlight)
+    await this.appender.settled()
   }
 
   async close(): Promise<void> {
@@ -323,13 +284,4 @@ export class Producer {
 
 function topicOf(record: ProducerRecord): unknown {
   return (record as { topic?: unknown } | null)?.topic
-}
-
-/** `send()`, with a synchronous throw (bad input, a closed spool) turned into a rejection. */
-function settle<T>(send: () => Promise<T>): Promise<T> {
-  try {
-    return send()
-  } catch (error) {
-    return Promise.reject(error)
-  }
 }
