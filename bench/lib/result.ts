@@ -1,3 +1,4 @@
+import type { MemoryPeak } from './memory.js'
 import { type Summary, round, summarize } from './stats.js'
 import type { PairedSamples } from './timing.js'
 
@@ -27,6 +28,8 @@ interface ResultBase {
   title: string
   runs: number
   target: TargetResult | null
+  /** The peaks of the process that measured it (lib/fork.ts sets it); null until then. */
+  memory: MemoryPeak | null
 }
 
 /** Records per second, beside raw fs on the same bytes. */
@@ -85,13 +88,13 @@ export type BenchResult = WorkloadResult | LatencyResult | DurationResult
 
 export interface Target<R = WorkloadResult> {
   text: string
-  met: (result: Omit<R, 'target'>) => boolean
+  met: (result: Omit<R, 'target' | 'memory'>) => boolean
 }
 
 const roundSeconds = (s: number): number => Number(s.toFixed(6))
 
-function withTarget<R extends ResultBase>(result: Omit<R, 'target'>, target: Target<R> | null): R {
-  return { ...result, target: target === null ? null : { text: target.text, met: target.met(result) } } as R
+function withTarget<R extends ResultBase>(result: Omit<R, 'target' | 'memory'>, target: Target<R> | null): R {
+  return { ...result, target: target === null ? null : { text: target.text, met: target.met(result) }, memory: null } as R
 }
 
 export function sideResult(label: string, samples: readonly number[], warmup: number, records: number, bytes: number): SideResult {

@@ -10,6 +10,8 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const defaultResults = path.join(repoRoot, 'bench', 'results', 'latest.json')
 
 const EXPECTED_WORKLOADS = [
+  'W1.sendBatch.100B.never',
+  'W1.sendBatch.100B.always',
   'W1.append.100B.never',
   'W1.append.100B.always',
   'P1.producer.100B.never',
@@ -18,9 +20,13 @@ const EXPECTED_WORKLOADS = [
   'P2.group-commit.10',
   'P2.group-commit.100',
   'P2.group-commit.1000',
+  'W1.sendBatch.1024B.never',
+  'W1.sendBatch.1024B.always',
   'W1.append.1024B.never',
   'W1.append.1024B.always',
+  'W2.read.100B',
   'W2.replay.100B',
+  'W2.read.1024B',
   'W2.replay.1024B',
   'W3.latency.100B',
   'W4.stabilize.initial-50',
@@ -32,6 +38,22 @@ const EXPECTED_WORKLOADS = [
   'W6.open.unclean',
   'W7.open-close.10',
   'W7.open-close.100',
+]
+
+/** The public-API summary (issue 17): spool as an application calls it, in report order. */
+const EXPECTED_PUBLIC_ROWS = [
+  'W1.sendBatch.100B.never',
+  'P1.producer.100B.never',
+  'W1.sendBatch.100B.always',
+  'P1.producer.100B.always',
+  'W1.sendBatch.1024B.never',
+  'W1.sendBatch.1024B.always',
+  'W2.read.100B.first-pass',
+  'W2.read.100B',
+  'W2.read.1024B.first-pass',
+  'W2.read.1024B',
+  'W3.latency.100B',
+  'W4.fanout.3x3',
 ]
 
 interface Run {
@@ -61,6 +83,29 @@ function expectSummary(summary: unknown, what: string): void {
   for (const [name, value] of Object.entries({ median, min, max })) expectPositive(value, `${what}.${name}`)
   expect(min as number, `${what}: min <= median`).toBeLessThanOrEqual(median as number)
   expect(median as number, `${what}: median <= max`).toBeLessThanOrEqual(max as number)
+}
+
+/** The peaks of the process that measured a figure (each workload runs in its own). */
+function expectMemory(memory: unknown, what: string): void {
+  expect(memory, `${what}.memory`).toBeTypeOf('object')
+  const m = memory as Record<string, unknown>
+  for (const field of ['maxRssBytes', 'peakArrayBuffersBytes', 'startArrayBuffersBytes']) expectPositive(m[field], `${what}.memory.${field}`)
+  expect(m['peakArrayBuffersBytes'] as number, `${what}.memory: peak >= start`).toBeGreaterThanOrEqual(m['startArrayBuffersBytes'] as number)
+}
+
+/** Every public row has positive figures, its process's memory and the issue's targets judged. */
+function expectPublicRows(rows: Record<string, unknown>[]): void {
+  expect(rows.map((r) => r['id'])).toEqual(EXPECTED_PUBLIC_ROWS)
+  for (const r of rows) {
+    const id = String(r['id'])
+    expectPositive((r['spool'] as Record<string, unknown>)['value'], `${id}.spool.value`)
+    expectPositive((r['raw'] as Record<string, unknown>)['value'], `${id}.raw.value`)
+    if (r['storage'] !== null) expectPositive((r['storage'] as Record<string, unknown>)['value'], `${id}.storage.value`)
+    expectMemory(r['memory'], id)
+    const checks = r['checks'] as Record<string, unknown>[]
+    expect(checks.length, `${id}.checks`).toBeGreaterThan(0)
+    for (const c of checks) expect([true, false, null], `${id}: ${String(c['text'])}`).toContain(c['met'])
+  }
 }
 
 /** A side's `seconds` summary and one positive sample a run. */
@@ -124,6 +169,7 @@ function expectIdempotence(results: Record<string, unknown>[]): void {
   expect(results.map((r) => r['id'])).toEqual(['I1.producer.100B.never', 'I1.producer.100B.always', 'I1.append.100B.never', 'I1.append.100B.always'])
   for (const r of results) {
     const id = String(r['id'])
+    expectMemory(r['memory'], id)
     for (const field of ['records', 'bytes', 'valueBytes']) expectPositive(r[field], `${id}.${field}`)
     for (const sideName of ['on', 'off', 'raw']) {
       const side = r[sideName] as Record<string, unknown>
@@ -166,6 +212,7 @@ function expectPeers(reports: Record<string, unknown>[], comparisons: Record<str
     for (const r of results) {
       const id = String(r['id'])
       expect(r['config'], `${id}.config`).toMatch(/\S/)
+      expectMemory(r['memory'], id)
       if (r['kind'] === 'peer-latency') for (const p of ['p50', 'p99', 'p999']) expectSummary(r[p], `${id}.${p}`)
       else expectSummary(r['recordsPerSec'], `${id}.recordsPerSec`)
     }
@@ -194,13 +241,18 @@ describe('npm run bench -- --quick', () => {
     for (const w of workloads) {
       const id = String(w['id'])
       expect(w['runs'] as number, `${id}.runs`).toBeGreaterThanOrEqual(3)
+      expectMemory(w['memory'], id)
       if (w['kind'] === 'latency') expectLatency(w, id)
       else if (w['kind'] === 'duration') expectSeconds(w['spool'] as Record<string, unknown>, w['runs'], `${id}.spool`)
       else expectThroughput(w, id)
     }
+    expectPublicRows(results.publicApi as Record<string, unknown>[])
+    expect(run.stdout).toContain('### Public API')
     expectCompression(results.compression)
     expectIdempotence(results.idempotence)
     expectCrc(results.crc)
+    for (const section of ['compression', 'crc', 'listener']) expectMemory(results[section].memory, section)
+    expectPositive(results.idleProcess.maxRssBytes, 'idleProcess.maxRssBytes')
     for (const section of ['### Compression', '### Idempotence', '### CRC-32C']) expect(run.stdout).toContain(section)
 
     expectPeers(results.peers as Record<string, unknown>[], results.peerComparisons as Record<string, unknown>[])
