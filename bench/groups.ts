@@ -18,7 +18,7 @@ import { type Logger, stderrLogger } from '../src/storage/logger.js'
 import { partitionDir } from '../src/topics/catalog.js'
 import { makeDataset } from './lib/dataset.js'
 import { formatBytes, formatInteger } from './lib/format.js'
-import { readFiles, segmentLogFiles, totalBytes } from './lib/log-files.js'
+import { rawReadPass, readFiles, segmentLogFiles, totalBytes } from './lib/log-files.js'
 import { type DurationResult, type WorkloadResult, durationResult, workloadResult } from './lib/result.js'
 import { freshDir, inFreshDir, removeDir } from './lib/temp-dir.js'
 import { pairedRuns, repeatedTrials, timed, within } from './lib/timing.js'
@@ -275,14 +275,7 @@ export async function fanoutWorkload(options: FanoutOptions): Promise<WorkloadRe
         label: id,
         beforePair: () => readFiles(files, buffer),
         spool: () => fanout(spool, `fanout-${trials++}`, options),
-        raw: async () => {
-          let read = 0
-          const seconds = await timed(() => {
-            read = readFiles(files, buffer)
-          })
-          if (read !== bytes) throw new Error(`raw read ${read} bytes, expected ${bytes}`)
-          return seconds
-        },
+        raw: () => rawReadPass(files, buffer, bytes),
       })
       return workloadResult(
         {

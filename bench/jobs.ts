@@ -16,6 +16,7 @@ import type { OpenCloseOptions } from './open-close.js'
 import type { PeerLatencyOptions, PeerRunOptions } from './peers/peer.js'
 import type { RecoveryOptions } from './recovery.js'
 import type { Logger } from '../src/storage/logger.js'
+import type { PublicReadOptions } from './read-public.js'
 
 type Input<T> = Omit<T, 'logger'>
 
@@ -25,16 +26,11 @@ interface WriteJob {
   runs: number
 }
 
-/** A partition W1's warm-up wrote and kept, for W2. */
-interface ReadJob {
-  /** For W2.read, a spool data directory holding `topic`; for W2.replay, the partition's own directory. */
-  dir: string
-  topic: string
-  records: number
-  valueBytes: number
-  runs: number
-  readBytes: number
-}
+/**
+ * A partition W1's warm-up wrote and kept, for W2: for W2.read, a spool data directory
+ * holding `topic`; for W2.replay, the partition's own directory (no topic).
+ */
+type ReadJob = Omit<PublicReadOptions, 'logger'>
 
 const dataset = async (spec: DatasetSpec) => (await import('./lib/dataset.js')).makeDataset(spec)
 

@@ -9,7 +9,7 @@
 import { openSpool } from '../src/client/spool.js'
 import type { Logger } from '../src/storage/logger.js'
 import { partitionDir } from '../src/topics/catalog.js'
-import { readFiles, segmentLogFiles, totalBytes } from './lib/log-files.js'
+import { rawReadPass, readFiles, segmentLogFiles, totalBytes } from './lib/log-files.js'
 import { type WorkloadResult, workloadResult } from './lib/result.js'
 import { pairedRuns, timed } from './lib/timing.js'
 
@@ -56,14 +56,7 @@ export async function publicReadWorkload(options: PublicReadOptions): Promise<Wo
     label: id,
     beforePair: () => readFiles(files, buffer),
     spool: () => readAll(options),
-    raw: async () => {
-      let read = 0
-      const seconds = await timed(() => {
-        read = readFiles(files, buffer)
-      })
-      if (read !== bytes) throw new Error(`raw read ${read} bytes, expected ${bytes}`)
-      return seconds
-    },
+    raw: () => rawReadPass(files, buffer, bytes),
   })
   return workloadResult(
     { id, workload: 'W2', title: `W2 spool.read ${options.valueBytes} B`, valueBytes: options.valueBytes, records: options.records, bytes },

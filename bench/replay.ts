@@ -11,7 +11,7 @@ import { type Logger, stderrLogger } from '../src/storage/logger.js'
 import { spoolAppend } from './append.js'
 import { type DatasetSize, makeDataset } from './lib/dataset.js'
 import { freshDir, removeDir } from './lib/temp-dir.js'
-import { readFiles, segmentLogFiles } from './lib/log-files.js'
+import { rawReadPass, readFiles, segmentLogFiles } from './lib/log-files.js'
 import { type WorkloadResult, workloadResult } from './lib/result.js'
 import { pairedRuns, timed } from './lib/timing.js'
 
@@ -54,14 +54,7 @@ export async function replayWorkload(dir: string, data: DatasetSize, options: Re
     label: id,
     beforePair: () => readFiles(files, buffer),
     spool: () => spoolReplay(dir, data, options),
-    raw: async () => {
-      let read = 0
-      const seconds = await timed(() => {
-        read = readFiles(files, buffer)
-      })
-      if (read !== data.bytes) throw new Error(`raw read ${read} bytes, expected ${data.bytes}`)
-      return seconds
-    },
+    raw: () => rawReadPass(files, buffer, data.bytes),
   })
   return workloadResult(
     { id, workload: 'W2', title: `W2 replay ${data.valueBytes} B`, valueBytes: data.valueBytes, records: data.records, bytes: data.bytes },

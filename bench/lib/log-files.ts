@@ -3,6 +3,7 @@ import path from 'node:path'
 import { nodeIO } from '../../src/storage/io.js'
 import { readLogPosition } from '../../src/storage/log-files.js'
 import { RECOVERY_CHECKPOINT_FILE, parseSegmentFileName } from '../../src/storage/paths.js'
+import { timed } from './timing.js'
 
 /** The `.log` files of a partition directory with their base offsets, oldest segment first. */
 function segmentLogs(dir: string): Array<{ file: string; baseOffset: number }> {
@@ -59,4 +60,17 @@ export function readFiles(files: readonly string[], buffer: Buffer): number {
     }
   }
   return total
+}
+
+/**
+ * The raw twin of a read workload: one sequential fs.readSync pass over `files` into
+ * `buffer`, checked against the `bytes` they hold; resolves with its seconds.
+ */
+export async function rawReadPass(files: readonly string[], buffer: Buffer, bytes: number): Promise<number> {
+  let read = 0
+  const seconds = await timed(() => {
+    read = readFiles(files, buffer)
+  })
+  if (read !== bytes) throw new Error(`raw read ${read} bytes, expected ${bytes}`)
+  return seconds
 }
