@@ -178,6 +178,13 @@ export const COORDINATOR_TICK_MS = 1_000
  * stay views, counted at what they keep alive: at most 1 / this of their own bytes.
  */
 export const PREFETCH_COPY_BELOW_FRACTION = 0.5
+/**
+ * Records read ahead that keep less than this alive are never copied out, whatever the
+ * fraction: a read of the just-written tail is a few KiB, often a slice of Node's shared
+ * 8 KiB buffer pool, and copying its records out each time was a tenth of what push
+ * delivery allocated (and a copy per delivered batch) to save a few KiB.
+ */
+export const PREFETCH_COPY_MIN_RETAINED_BYTES = 64 * 1024
 
 function check(condition: boolean, relation: string): void {
   if (!condition) throw new Error(`spool limits are inconsistent: ${relation}`)

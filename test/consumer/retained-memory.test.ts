@@ -41,4 +41,11 @@ describe('consumer read-ahead: the memory records keep alive (contract 8)', () =
     expect(kept.records).toBe(records) // no copy on the common path
     expect(kept.bytes).toBe(1024)
   })
+
+  it('keeps a few records of a small read (a tail read, a slice of the shared pool) as views: too little kept alive to copy', () => {
+    const records = viewsOfOneRead(2, 100, 32 * KiB)
+    const kept = toKeep(records, payloadOf(records))
+    expect(kept.records).toBe(records)
+    expect(kept.bytes).toBe(32 * KiB) // counted at what they keep alive
+  })
 })

@@ -1,4 +1,4 @@
-import { PREFETCH_COPY_BELOW_FRACTION } from '../../limits.js'
+import { PREFETCH_COPY_BELOW_FRACTION, PREFETCH_COPY_MIN_RETAINED_BYTES } from '../../limits.js'
 import type { ConsumedRecord } from '../reader.js'
 import { recordBytes } from './prefetch-buffer.js'
 
@@ -60,11 +60,11 @@ function copiedOut(records: readonly ConsumedRecord[]): ConsumedRecord[] {
 /**
  * Records to keep read ahead (whose own bytes are `payload`), and the bytes they hold. When they use a small part of the
  * buffers they view (a read cut short by the credit left), they are copied out, so the
- * rest of those buffers can be freed; otherwise they stay views (no copy on the common
- * path) and are counted at the size of what they keep alive.
+ * rest of those buffers can be freed; otherwise (or when what they keep alive is small)
+ * they stay views, no copy, and are counted at the size of what they keep alive.
  */
 export function toKeep(records: ConsumedRecord[], payload: number): { records: ConsumedRecord[]; bytes: number } {
   const retained = retainedBytes(records)
-  if (payload >= retained * PREFETCH_COPY_BELOW_FRACTION) return { records, bytes: Math.max(payload, retained) }
+  if (payload >= retained * PREFETCH_COPY_BELOW_FRACTION || retained < PREFETCH_COPY_MIN_RETAINED_BYTES) return { records, bytes: Math.max(payload, retained) }
   return { records: copiedOut(records), bytes: payload }
 }
