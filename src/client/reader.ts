@@ -80,7 +80,7 @@ export async function* readTopicBatches(topics: Topics, topic: string, options: 
 function partitionChunks(topics: Topics, topic: string, options: ReadStreamOptions): ChunkReader {
   const valid = typeof options === 'object' && options !== null
   const given: ReadStreamOptions = valid ? options : {}
-  const bounds: StreamBounds = { topic, partition: 0, last: Infinity, follow: given.follow === true, signal: given.signal, maxBytes: given.maxBytes }
+  const bounds: StreamBounds = { topic, partition: 0, last: Infinity, follow: given.follow === true, signal: given.signal }
   return new ChunkReader(bounds, async () => {
     if (!valid) throw invalidArgument('options', 'must be an object')
     bounds.partition = partitionOf(topics, topic, given)
@@ -89,6 +89,8 @@ function partitionChunks(topics: Topics, topic: string, options: ReadStreamOptio
     const from = await startOffset(log, given)
     // Following may start at a future offset and wait for it; anything else must exist now.
     if (!bounds.follow || from < log.startOffset) log.checkInRange(from)
-    return { log, from }
+    const label = { topic, partition: bounds.partition }
+    const readOptions = given.maxBytes === undefined ? { label } : { label, maxBytes: given.maxBytes }
+    return { log, from, read: (offset: number) => readLabelled(log, offset, readOptions) }
   })
 }

@@ -1,10 +1,12 @@
 import { SpoolError } from '../errors.js'
-import type { ReadOptions } from '../storage/log-reader.js'
 import type { PartitionLog } from '../storage/partition-log.js'
-import type { RecordLabel } from '../record/types.js'
-import { type ConsumedRecord, readLabelled } from './reader.js'
+import type { ConsumedRecord } from './reader.js'
 
-type LabelledRead = Awaited<ReturnType<typeof readLabelled>>
+/** One log read's records (labelled with their topic and partition) and where the next read starts. */
+export interface LabelledRead {
+  records: ConsumedRecord[]
+  nextOffset: number
+}
 
 /** What a stream reads, resolved from the caller's options by readTopic. */
 export interface StreamBounds {
@@ -14,11 +16,13 @@ export interface StreamBounds {
   last: number
   follow: boolean
   signal: AbortSignal | undefined
-  maxBytes: number | undefined
 }
 
-/** The partition's log and the first offset to deliver: found at the first read, as a generator's body would. */
-export type StreamStart = () => Promise<{ log: PartitionLog; from: number }>
+/**
+ * The partition's log, the first offset to deliver, and how to read a chunk from an
+ * offset: found at the first read, as a generator's body would.
+ */
+export type StreamStart = () => Promise<{ log: PartitionLog; from: number; read: (offset: number) => Promise<LabelledRead> }>
 
 /**
  * Reads a partition a chunk (one log read, `maxBytes`) at a time, in offset order, within
@@ -27,6 +31,7 @@ export type StreamStart = () => Promise<{ log: PartitionLog; from: number }>
  */
 export class ChunkReader {
   private log: PartitionLog | null = null
+  private readAt: (offset: number) => Promise<LabelledRead> = () => Promise.reject(new Error('read before the start'))
   /** The offset the next read starts at. */
   private offset = 0
   /** The read of the chunk after the one handed out last. */
@@ -61,9 +66,10 @@ export class ChunkReader {
   private async read(): Promise<ConsumedRecord[] | null> {
     const { bounds } = this
     if (this.log === null && !this.finished) {
-      const { log, from } = await this.start()
+      const { log, from, read } = await this.start()
       this.log = log
       this.offset = from
+      this.readAt = read
     }
     const log = this.log!
     while (!this.finished && this.offset <= bounds.last && bounds.signal?.aborted !== true) {
@@ -71,7 +77,7 @@ export class ChunkReader {
         if (!bounds.follow || !(await log.waitForAppend(this.offset, bounds.signal))) break
         continue
       }
-      const records = await this.take(log, this.ahead ?? this.readAt(log, this.offset))
+      const records = await this.take(log, this.ahead ?? this.readAt(this.offset))
       if (records.length > 0) return records
     }
     this.finish()
@@ -88,21 +94,15 @@ export class ChunkReader {
     if (nextOffset <= from) throw new SpoolError('CORRUPT_BATCH', `reading ${bounds.topic}-${bounds.partition} made no progress at offset ${from}`)
     this.offset = nextOffset
     if (nextOffset <= bounds.last && nextOffset < log.endOffset) {
-      const ahead = this.readAt(log, nextOffset)
+      const ahead = this.readAt(nextOffset)
       // Its failure is reported when the reader reaches it, not as an unhandled rejection.
       ahead.catch(() => {})
       this.ahead = ahead
     }
-    if (records.at(-1)!.offset <= bounds.last) return records
+    // None: what lay between was compacted away; the caller reads on from nextOffset.
+    if (records.length === 0 || records[records.length - 1]!.offset <= bounds.last) return records
     this.offset = Infinity // past the last offset wanted: this chunk is the last
     return records.filter((record) => record.offset <= bounds.last)
-  }
-
-  private readAt(log: PartitionLog, offset: number): Promise<LabelledRead> {
-    const { topic, partition, maxBytes } = this.bounds
-    const options: ReadOptions & { label: RecordLabel } = { label: { topic, partition } }
-    if (maxBytes !== undefined) options.maxBytes = maxBytes
-    return readLabelled(log, offset, options)
   }
 }
 

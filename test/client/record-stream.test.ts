@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import type { ConsumedRecord } from '../../src/client/reader.js'
+import { ChunkReader, RecordStream } from '../../src/client/record-stream.js'
 import type { Spool } from '../../src/client/spool.js'
+import type { PartitionLog } from '../../src/storage/partition-log.js'
 import { expectCode } from '../helpers/expect-code.js'
 import { openTestSpool } from '../helpers/open-spool.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -81,5 +84,20 @@ describe("spool.read's iterator and spool.readBatches", () => {
       'CLOSED',
     )
     expect((await stream.next()).done).toBe(true)
+  })
+
+  it('reads on past a read that found only records compacted away, as the generator did', async () => {
+    const record = (offset: number): ConsumedRecord => ({ topic: 't', partition: 0, offset, timestamp: 0, key: null, value: null, headers: [] })
+    // Offsets 0-9 compacted away: the first read returns none but moves on; then 10-11.
+    const reads: Record<number, { records: ConsumedRecord[]; nextOffset: number }> = {
+      0: { records: [], nextOffset: 10 },
+      10: { records: [record(10), record(11)], nextOffset: 12 },
+    }
+    const log = { endOffset: 12 } as PartitionLog
+    const start = async () => ({ log, from: 0, read: async (offset: number) => reads[offset]! })
+    const stream = new RecordStream(new ChunkReader({ topic: 't', partition: 0, last: Infinity, follow: false, signal: undefined }, start))
+    const offsets: number[] = []
+    for await (const r of stream) offsets.push(r.offset)
+    expect(offsets).toEqual([10, 11])
   })
 })
