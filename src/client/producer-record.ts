@@ -5,6 +5,7 @@ import { DEFAULT_MAX_BATCH_BYTES, HEADER_FRAMING_MAX_BYTES, RECORD_FRAMING_MAX_B
 import { BATCH_HEADER_BYTES } from '../record/batch-format.js'
 import type { RecordInput } from '../record/types.js'
 import { partitionForKey } from '../topics/partitioner.js'
+import type { PartitionLog } from '../storage/partition-log.js'
 import type { Topics } from '../topics/topics.js'
 import { nonNegativeInteger } from '../validate.js'
 import { type Bytes, type HeadersInput, payloadBytes, toBuffer, toHeaders } from './bytes.js'
@@ -72,14 +73,9 @@ export function prepareRecord(record: ProducerRecord, index: number, target: Top
     )
   }
   const chosen = record.partition
-  let partition: number
-  if (chosen !== undefined) {
-    // A partition that is not a log's index gets the lookup's precise error.
-    if (typeof chosen !== 'number' || logs[chosen] === undefined) topics.log(name, chosen)
-    partition = chosen
-  } else if (logs.length === 1) partition = 0 // what partitionForKey and the sticky partitioner answer for one partition
-  else if (key !== null) partition = partitionForKey(key, logs.length)
-  else partition = target.sticky.partition(logs.length)
+  // A partition that is not a log's index gets the lookup's precise error.
+  if (!isPartitionOf(chosen, logs)) topics.log(name, chosen as number)
+  const partition = fixedPartition(chosen, key, logs.length) ?? target.sticky.partition(logs.length)
   const input: RecordInput = { key, value, headers }
   // Checked here, not when the batch is encoded: one bad send must not fail the sends it shares a batch with.
   if (record.timestamp !== undefined) input.timestamp = nonNegativeInteger(fieldOf(index, 'timestamp'), record.timestamp)
@@ -113,18 +109,32 @@ export function scanPlain(records: readonly ProducerRecord[], target: TopicBatch
     if (payload > maxRecordBytes) return false
     bytes += payload + RECORD_FRAMING_MAX_BYTES
     const chosen = record.partition
-    let p: number
-    if (chosen !== undefined) {
-      if (typeof chosen !== 'number' || logs[chosen] === undefined) return false
-      p = chosen
-    } else if (logs.length === 1) p = 0
-    else if (key !== null) p = partitionForKey(key, logs.length)
-    else return false // keyless on several partitions: the sticky partitioner's, on the general path
-    if (p !== partition && i > 0) return false
+    if (!isPartitionOf(chosen, logs)) return false
+    const p = fixedPartition(chosen, key, logs.length)
+    // Keyless on several partitions: the sticky partitioner's, on the general path.
+    if (p === null || (p !== partition && i > 0)) return false
     partition = p
   }
   out.partition = partition
   out.bytes = bytes
   out.keyless = false
   return true
+}
+
+/** Whether `chosen` is absent or the index of one of `logs`. */
+function isPartitionOf(chosen: unknown, logs: readonly PartitionLog[]): boolean {
+  return chosen === undefined || (typeof chosen === 'number' && logs[chosen] !== undefined)
+}
+
+/**
+ * The partition of a record that names one (`chosen`, already checked) or has a key, or
+ * of any record of a one-partition topic (what partitionForKey and the sticky partitioner
+ * answer there); null for a keyless record of a topic with several: the sticky
+ * partitioner's choice. Both send paths place records through it, so that a key goes to
+ * the same partition whichever path its record took.
+ */
+function fixedPartition(chosen: number | undefined, key: Buffer | null, partitions: number): number | null {
+  if (chosen !== undefined) return chosen
+  if (partitions === 1) return 0
+  return key === null ? null : partitionForKey(key, partitions)
 }

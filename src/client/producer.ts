@@ -2,6 +2,7 @@ import { SpoolError, invalidArgument } from '../errors.js'
 import { MAX_TIMER_MS } from '../limits.js'
 import type { RecordInput } from '../record/types.js'
 import { type CompressionCodec, parseCompressionCodec } from '../record/compression/index.js'
+import type { AppendResult, PartitionLog } from '../storage/partition-log.js'
 import type { Topics } from '../topics/topics.js'
 import { integerIn, nonNegativeInteger } from '../validate.js'
 import { OpenBatch, type RecordMetadata, type TopicBatches, metadataOf } from './producer-batch.js'
@@ -190,20 +191,11 @@ export class Producer {
     const { partition } = placement
     const open = target.open[partition]
     if (open !== undefined) this.write(open)
-    const { name } = target
-    target.writing[partition] = (target.writing[partition] ?? 0) + 1
-    return this.appender.append(target.logs[partition]!, name, partition, records).then(
-      ({ baseOffset }) => {
-        target.writing[partition]!--
-        const metadata = metadataOf(name, partition, baseOffset, records.length)
-        if (this.turns.takeTurn(target, partition)) return metadata
-        return new Promise<RecordMetadata[]>((resolve) => setImmediate(resolve, metadata))
-      },
-      (error: unknown) => {
-        target.writing[partition]!--
-        throw error
-      },
-    )
+    return this.append(target, partition, target.logs[partition]!, records).then(({ baseOffset }) => {
+      const metadata = metadataOf(target.name, partition, baseOffset, records.length)
+      if (this.turns.takeTurn(target, partition)) return metadata
+      return new Promise<RecordMetadata[]>((resolve) => setImmediate(resolve, metadata))
+    })
   }
 
   /** Checks every record and puts it in bytes; what else placing them needs goes to `staging`. */
@@ -255,17 +247,20 @@ export class Producer {
     owner.open[partition] = undefined
     if (batch.timer !== null) clearTimeout(batch.timer)
     if (batch.keyless) owner.sticky.batchSent(batch.partitions)
-    owner.writing[partition] = (owner.writing[partition] ?? 0) + 1
-    this.appender.append(batch.log, batch.topic, partition, batch.records).then(
-      ({ baseOffset }) => {
-        owner.writing[partition]!--
-        batch.settle(baseOffset)
-      },
-      (error: unknown) => {
-        owner.writing[partition]!--
-        batch.fail(error)
-      },
+    this.append(owner, partition, batch.log, batch.records).then(
+      ({ baseOffset }) => batch.settle(baseOffset),
+      (error: unknown) => batch.fail(error),
     )
+  }
+
+  /** Appends `records` to a partition of `target`, counted as being written (producer-turns.ts) until it settles. */
+  private append(target: TopicBatches, partition: number, log: PartitionLog, records: readonly RecordInput[]): Promise<AppendResult> {
+    const { writing } = target
+    writing[partition] = (writing[partition] ?? 0) + 1
+    const appended = this.appender.append(log, target.name, partition, records)
+    const done = (): void => void writing[partition]!--
+    appended.then(done, done)
+    return appended
   }
 
   /** Writes every open batch now; resolves when they and every batch written before are durable. */

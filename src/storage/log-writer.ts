@@ -26,7 +26,6 @@ import { type TimestampPolicy, checkTimestamps } from './timestamp-policy.js'
 import { Segment, type SegmentContext } from './segment.js'
 import type { SegmentList } from './segment-list.js'
 
-
 /**
  * One arena for every writer of the process, made at the first append. An arena a writer
  * held a 4 MiB slab: a spool whose 1,000 partitions had each been written once held
@@ -119,8 +118,7 @@ export class LogWriter {
   private wroteOnce = false
   /** Where the active segment is cut back to at close, after a failed fsync (see cutBackAfterFailure). */
   private pendingCut: { segment: Segment; bytes: number } | null = null
-  // Allocated on the first append: a read-only or idle partition holds no encode buffer.
-  /** The process's arena, once this writer encoded a batch (see sharedArena). */
+  /** The process's arena, once this writer encoded a batch (see sharedArena): a read-only or idle partition makes none. */
   private arena: BatchArena | null = null
   private readonly allocateBatch = (size: number): Buffer => (this.arena ??= sharedArena()).allocate(size)
 

@@ -58,10 +58,11 @@ function copiedOut(records: readonly ConsumedRecord[]): ConsumedRecord[] {
 }
 
 /**
- * Records to keep read ahead (whose own bytes are `payload`), and the bytes they hold. When they use a small part of the
- * buffers they view (a read cut short by the credit left), they are copied out, so the
- * rest of those buffers can be freed; otherwise (or when what they keep alive is small)
- * they stay views, no copy, and are counted at the size of what they keep alive.
+ * Records to keep read ahead (whose own bytes are `payload`), and the bytes they hold.
+ * When they use a small part of the buffers they view (a read cut short by the credit
+ * left), they are copied out, so the rest of those buffers can be freed; otherwise (or
+ * when what they keep alive is small) they stay views, no copy, and are counted at the
+ * size of what they keep alive.
  */
 export function toKeep(records: ConsumedRecord[], payload: number): { records: ConsumedRecord[]; bytes: number } {
   const retained = retainedBytes(records)
