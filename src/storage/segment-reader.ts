@@ -2,7 +2,7 @@ import type { ReadBuffers } from './log-scanner.js'
 import { SpoolError } from '../errors.js'
 import { BATCH_HEADER_BYTES, BATCH_MAGIC, OFFSET_MAGIC } from '../record/batch-format.js'
 import { type BatchHeader, batchChecksumFormat, headerProblem, lastOffsetOf, readBatchHeader } from '../record/batch-decoder.js'
-import type { BatchFormat } from '../record/batch-format.js'
+import { type BatchFormat, CURRENT_BATCH_FORMAT } from '../record/batch-format.js'
 import { readInt64 } from '../record/int64.js'
 import type { Segment } from './segment.js'
 
@@ -36,6 +36,9 @@ export interface SegmentReadOptions {
   buffers?: ReadBuffers
 }
 
+/** A read ahead sized by the batch before it reads 1/32 more (within a Fetch's pooled read buffer at 1 MB batches). */
+const READ_AHEAD_SLACK_DIVISOR = 32
+
 export function corruptBatchError(segment: Segment, position: number, offset: number, why: string): SpoolError {
   return new SpoolError(
     'CORRUPT_BATCH',
@@ -63,8 +66,9 @@ export async function readSegmentBatches(segment: Segment, options: SegmentReadO
   // each batch starts above the previous one's last offset and ends below the limit.
   let previousLast = (expectedOffset ?? options.minBaseOffset) - 1
   while (position + BATCH_HEADER_BYTES <= options.limit) {
-    const want = readLength(position, budget, options.limit)
-    let buf = await segment.read(position, want, options.buffers)
+    // A read ahead sized for a batch larger than the budget (see readAheadFrom) is taken whole.
+    const want = Math.max(readLength(position, budget, options.limit), segment.readAheadLengthAt(position))
+    let { buf, checkedBytes } = await segment.readChunk(position, want, options.buffers)
     if (buf.length < BATCH_HEADER_BYTES) throw corruptBatchError(segment, position, expectedOffset ?? -1, 'the file is shorter than expected')
     let at = 0
     while (at + BATCH_HEADER_BYTES <= buf.length) {
@@ -79,6 +83,11 @@ export async function readSegmentBatches(segment: Segment, options: SegmentReadO
       if (batchPosition + header.sizeBytes > options.limit) {
         throw corruptBatchError(segment, batchPosition, header.baseOffset, 'the batch runs past the end of the segment')
       }
+      if (budget < options.maxBytes && header.sizeBytes > budget) {
+        // Only the first batch may exceed the budget; the next call starts at this one.
+        readAheadFrom(segment, batchPosition, options)
+        return true
+      }
       if (at + header.sizeBytes > buf.length) {
         if (budget < options.maxBytes) {
           // The budget's worth of whole batches is taken: the next call starts at this one.
@@ -87,8 +96,9 @@ export async function readSegmentBatches(segment: Segment, options: SegmentReadO
         }
         if (at > 0) break // the next read starts at this batch
         buf = await segment.read(batchPosition, Math.min(header.sizeBytes + BATCH_HEADER_BYTES, options.limit - batchPosition), options.buffers)
+        checkedBytes = 0
       }
-      const format = batchChecksumFormat(buf, at, header)
+      const format = at + header.sizeBytes <= checkedBytes ? CURRENT_BATCH_FORMAT : batchChecksumFormat(buf, at, header)
       if (format === null) throw corruptBatchError(segment, batchPosition, header.baseOffset, 'CRC mismatch')
       const last = lastOffsetOf(header)
       const orderProblem = offsetOrderProblem(header.baseOffset, last, previousLast, options.offsetLimit, nextBaseOffset(buf, at + header.sizeBytes))
@@ -100,7 +110,9 @@ export async function readSegmentBatches(segment: Segment, options: SegmentReadO
       if (verdict === 'take') {
         budget -= header.sizeBytes
         if (budget <= 0) {
-          readAheadFrom(segment, batchPosition + header.sizeBytes, options)
+          // A batch over the whole budget is likely followed by others of its size (one
+          // producer's batches): read ahead enough for one, not a budget's worth and again.
+          readAheadFrom(segment, batchPosition + header.sizeBytes, options, header.sizeBytes)
           return true
         }
       }
@@ -110,9 +122,34 @@ export async function readSegmentBatches(segment: Segment, options: SegmentReadO
   return false
 }
 
-/** Starts reading what the next call, with a whole budget again, will ask for, if there is more. */
-function readAheadFrom(segment: Segment, next: number, options: SegmentReadOptions): void {
-  if (next + BATCH_HEADER_BYTES <= options.limit) segment.readAheadFrom(next, readLength(next, options.maxBytes, options.limit), options.buffers)
+/**
+ * Starts reading what the next call, with a whole budget again, will ask for, if there is
+ * more: at least a batch of `batchBytes` (a little more: one producer's batches differ by
+ * a few bytes of varints) and a header.
+ */
+function readAheadFrom(segment: Segment, next: number, options: SegmentReadOptions, batchBytes = 0): void {
+  if (next + BATCH_HEADER_BYTES > options.limit) return
+  const expected = batchBytes === 0 ? 0 : batchBytes + Math.ceil(batchBytes / READ_AHEAD_SLACK_DIVISOR) + BATCH_HEADER_BYTES
+  const length = Math.max(readLength(next, options.maxBytes, options.limit), Math.min(options.limit - next, expected))
+  segment.readAheadFrom(next, length, options.buffers, (buf) => checkedPrefix(buf, options.maxBatchBytes))
+}
+
+/**
+ * How many bytes from the start of `buf` are whole batches of the current format whose
+ * CRC-32C holds: the check a read ahead does as its bytes arrive, so that the reader that
+ * takes them (a Fetch waiting to answer) does not. Everything else (offsets, order, the
+ * limits of the read) is still checked by the reader; a batch this stops at is checked
+ * there in full and reported there.
+ */
+function checkedPrefix(buf: Buffer, maxBatchBytes: number): number {
+  let at = 0
+  while (at + BATCH_HEADER_BYTES <= buf.length) {
+    const header = readBatchHeader(buf, at)
+    if (headerProblem(header, maxBatchBytes) !== null || at + header.sizeBytes > buf.length) break
+    if (batchChecksumFormat(buf, at, header) !== CURRENT_BATCH_FORMAT) break
+    at += header.sizeBytes
+  }
+  return at
 }
 
 /** One header more than the budget, so that each batch can be checked against the next. */

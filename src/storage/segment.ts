@@ -38,6 +38,17 @@ export function indexedBatchOf(header: BatchHeader): IndexedBatch {
   }
 }
 
+/** A read started for the reader's next call (readAheadFrom). */
+interface ReadAhead {
+  position: number
+  length: number
+  read: Promise<Buffer>
+  /** Read into a buffer lent by the reader's pool. */
+  lent: boolean
+  /** Bytes from the start that its check vouched for, once read. */
+  checkedBytes: number
+}
+
 /**
  * One `.log` with its `.index` and `.timeindex`. The active (last) segment is loaded at
  * open; a sealed one only on its first read (`ensureLoaded`), so opening a partition with
@@ -61,7 +72,7 @@ export class Segment implements ClosableSegment {
   private rollStartMsValue = -1
   private sealedValue = false
   /** The chunk a sequential reader is expected to ask for next, being read (readAheadFrom). */
-  private readAhead: { position: number; length: number; read: Promise<Buffer>; lent: boolean } | null = null
+  private readAhead: ReadAhead | null = null
   private bytesSinceIndexEntry = 0
   private persistedIndexEntries = 0
   private persistedTimeEntries = 0
@@ -535,8 +546,17 @@ export class Segment implements ClosableSegment {
    * or, for a reader that gives nothing back, stays its own (the pool never sees it again).
    */
   async read(position: number, length: number, buffers?: ReadBuffers): Promise<Buffer> {
+    return (await this.readChunk(position, length, buffers)).buf
+  }
+
+  /**
+   * `read`, and how many of the bytes from the start are whole batches the read ahead
+   * already checked (its `check`, run as the bytes arrived: in the time the reader was
+   * busy elsewhere, not on its way).
+   */
+  async readChunk(position: number, length: number, buffers?: ReadBuffers): Promise<{ buf: Buffer; checkedBytes: number }> {
     try {
-      if (this.readsOnCallingThread(length)) return readAtSync(this.ctx.io, this.fd, position, length, buffers?.allocate)
+      if (this.readsOnCallingThread(length)) return { buf: readAtSync(this.ctx.io, this.fd, position, length, buffers?.allocate), checkedBytes: 0 }
       const ahead = this.readAhead
       this.readAhead = null
       if (ahead !== null && ahead.position === position && ahead.length >= length) {
@@ -544,10 +564,10 @@ export class Segment implements ClosableSegment {
         // A failed read-ahead is not an error yet: the read below reports it if it fails again.
         if (buf !== null) {
           if (ahead.lent) buffers?.adopt(buf)
-          return buf.length > length ? buf.subarray(0, length) : buf
+          return { buf: buf.length > length ? buf.subarray(0, length) : buf, checkedBytes: Math.min(ahead.checkedBytes, length) }
         }
       }
-      return await readAt(this.ctx.io, this.fd, position, length, buffers?.allocate)
+      return { buf: await readAt(this.ctx.io, this.fd, position, length, buffers?.allocate), checkedBytes: 0 }
     } catch (error) {
       throw ioError('reading', this.paths.log, error)
     }
@@ -558,13 +578,26 @@ export class Segment implements ClosableSegment {
    * sequential reader will ask for next (the caller knows those bytes are there and
    * whole). Replay decodes one chunk while the thread pool reads the next, instead of
    * leaving the main thread idle for each read (15% of a replay's time, profiled). One
-   * chunk is held at most; a read elsewhere drops it.
+   * chunk is held at most; a read elsewhere drops it. `check` runs on the bytes as they
+   * arrive and says how many from the start it vouches for (readChunk's checkedBytes).
    */
-  readAheadFrom(position: number, length: number, buffers?: ReadBuffers): void {
+  readAheadFrom(position: number, length: number, buffers?: ReadBuffers, check?: (buf: Buffer) => number): void {
     if (this.fd < 0 || this.readsOnCallingThread(length)) return
-    const read = readAt(this.ctx.io, this.fd, position, length, buffers?.lend)
-    read.catch(() => undefined) // taken, or dropped, by the next read
-    this.readAhead = { position, length, read, lent: buffers !== undefined }
+    const ahead: ReadAhead = { position, length, read: readAt(this.ctx.io, this.fd, position, length, buffers?.lend), lent: buffers !== undefined, checkedBytes: 0 }
+    if (check !== undefined) {
+      ahead.read = ahead.read.then((buf) => {
+        ahead.checkedBytes = check(buf)
+        return buf
+      })
+    }
+    ahead.read.catch(() => undefined) // taken, or dropped, by the next read
+    this.readAhead = ahead
+  }
+
+  /** How many bytes the read ahead at `position` reads, or 0 when none is there. */
+  readAheadLengthAt(position: number): number {
+    const ahead = this.readAhead
+    return ahead !== null && ahead.position === position ? ahead.length : 0
   }
 
   /** The just-written tail is in the page cache: a small read of it costs less than a thread-pool trip. */
