@@ -22,8 +22,9 @@
  * in flight, Kafka consumers' default limits (fetch.max.bytes 50 MiB,
  * max.partition.fetch.bytes 1 MiB). Beside it, in the same rounds: the loopback limit —
  * the same stored bytes written by a plain net server in this process to a socket the
- * child reads and counts (no framing, no round trips) — and the in-process path,
- * `spool.read()` of the same records.
+ * child reads and counts (no framing, no round trips; read the way the wire client reads,
+ * straight into a reused buffer) — and the in-process path, `spool.read()` of the same
+ * records.
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { once } from 'node:events'
@@ -110,7 +111,7 @@ const PRODUCE_VALUE_BYTES = 100
 const FETCH_VALUE_BYTES = 1024
 /** "Batches of ~1-16 records": what a client sends with one request in flight and little lingering. */
 const MAX_BATCH_RECORDS = 16
-/** The fill's batches: W1's 1,000 records (~1 MB at 1 KiB values, just under max.partition.fetch.bytes). */
+/** The fill's batches: W1's 1,000 records (1.05 MB at 1 KiB values, just over max.partition.fetch.bytes: each fetch answers one whole batch, KIP-74). */
 const FETCH_BATCH_RECORDS = 1_000
 /** Kafka consumers' defaults: fetch.max.bytes and max.partition.fetch.bytes. */
 const FETCH_MAX_BYTES = 50 * 1024 * 1024

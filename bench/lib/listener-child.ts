@@ -35,6 +35,8 @@ const PRODUCE_TIMEOUT_MS = 30_000
 const FETCH_MAX_WAIT_MS = 500
 /** Produce requests the fill keeps in flight: librdkafka's and the JVM's max.in.flight default. */
 const FILL_IN_FLIGHT = 5
+/** The loopback twin's reads land here, over and over: a fetch's size. */
+const LOOPBACK_READ_BUFFER = Buffer.allocUnsafeSlow(1024 * 1024)
 
 export type ChildCommand =
   | { op: 'produce'; port: number; topic: string; spec: ProduceSpec }
@@ -152,11 +154,15 @@ async function fetchAll(port: number, topic: string, expected: number, maxBytes:
   }
 }
 
-/** Reads `bytes` from a plain server that starts writing when it gets one byte: the socket's own limit. */
+/**
+ * Reads `bytes` from a plain server that starts writing when it gets one byte: the
+ * socket's own limit. Read as the wire client reads (onread, into one reused buffer), so
+ * that the two differ by the protocol and the listener only.
+ */
 function loopback(port: number, bytes: number): Promise<ChildReply> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1' })
     let received = 0
+    const socket = net.connect({ port, host: '127.0.0.1', onread: { buffer: LOOPBACK_READ_BUFFER, callback: (n) => void onRead(n) } })
     let start = 0n
     socket.setNoDelay(true)
     socket.on('error', reject)
@@ -164,13 +170,13 @@ function loopback(port: number, bytes: number): Promise<ChildReply> {
       start = now()
       socket.write(Buffer.of(1))
     })
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.length
+    const onRead = (n: number): void => {
+      received += n
       if (received < bytes) return
       const seconds = secondsSince(start)
       socket.destroy()
       resolve(received === bytes ? { ok: true, seconds, bytes } : { ok: false, error: `loopback: ${received} bytes, expected ${bytes}` })
-    })
+    }
     socket.on('close', () => {
       if (received < bytes) reject(new Error(`loopback: the server closed after ${received} of ${bytes} bytes`))
     })

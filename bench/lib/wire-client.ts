@@ -10,6 +10,9 @@ import { APIS, type ApiDefinition } from '../../src/kafka/apis/index.js'
 import { type DecodedBody, decodeResponse, encodeRequest } from '../../src/kafka/protocol/frames.js'
 
 const SIZE_PREFIX_BYTES = 4
+const INBOX_START_BYTES = 256 * 1024
+/** What a read is given at least (Node's own reads are 64 KiB). */
+const MIN_READ_BYTES = 64 * 1024
 
 interface Waiter {
   api: ApiDefinition
@@ -22,27 +25,31 @@ interface Waiter {
 
 export class WireClient {
   private readonly waiters: Waiter[] = []
-  private chunks: Buffer[] = []
-  /** Where a response that spans socket chunks is put together; reused for requestUsing's. */
-  private frameBuffer = Buffer.alloc(0)
-  private buffered = 0
   private nextCorrelationId = 1
   private failure: Error | null = null
 
-  private constructor(private readonly socket: net.Socket) {
+  private constructor(
+    private readonly socket: net.Socket,
+    /** Bytes read and not yet cut into frames: [0, filled) of it. */
+    private readonly inbox: Inbox,
+  ) {
     socket.setNoDelay(true)
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('error', (error) => this.fail(error))
     socket.on('close', () => this.fail(new Error('the listener closed the connection')))
   }
 
   static connect(port: number, host = '127.0.0.1'): Promise<WireClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host })
+      const inbox = new Inbox()
+      let client: WireClient | null = null
+      // The kernel copies each read straight into the inbox (onread): one copy, as a C
+      // client reading a response into its own buffer; no 64 KiB chunk per read to join.
+      const socket = net.connect({ port, host, onread: { buffer: () => inbox.room(), callback: (bytes) => client!.onRead(bytes) } })
+      client = new WireClient(socket, inbox)
       socket.once('error', reject)
       socket.once('connect', () => {
         socket.off('error', reject)
-        resolve(new WireClient(socket))
+        resolve(client!)
       })
     })
   }
@@ -84,43 +91,67 @@ export class WireClient {
     })
   }
 
-  private onData(chunk: Buffer): void {
-    this.chunks.push(chunk)
-    this.buffered += chunk.length
-    for (;;) {
-      if (this.buffered < SIZE_PREFIX_BYTES) return
-      if (this.chunks[0]!.length < SIZE_PREFIX_BYTES) this.chunks = [Buffer.concat(this.chunks)]
-      const size = this.chunks[0]!.readInt32BE(0)
-      if (this.buffered < SIZE_PREFIX_BYTES + size) return
+  private onRead(bytes: number): boolean {
+    const inbox = this.inbox
+    inbox.filled += bytes
+    let at = 0
+    while (inbox.filled - at >= SIZE_PREFIX_BYTES) {
+      const size = inbox.buffer.readInt32BE(at)
+      if (inbox.filled - at < SIZE_PREFIX_BYTES + size) break
       const waiter = this.waiters.shift()
-      if (waiter === undefined) return this.fail(new Error('a response to no request'))
-      // One copy of a frame that spans chunks (a large Fetch response does): the client's
-      // cost, not the server's; into the reused buffer when the body is used at once.
-      const whole = this.chunks.length === 1 ? this.chunks[0]! : this.join(this.buffered, waiter.use !== null)
-      const frame = whole.subarray(SIZE_PREFIX_BYTES, SIZE_PREFIX_BYTES + size)
-      const rest = whole.subarray(SIZE_PREFIX_BYTES + size)
+      if (waiter === undefined) {
+        this.fail(new Error('a response to no request'))
+        return false
+      }
+      const inPlace = inbox.buffer.subarray(at + SIZE_PREFIX_BYTES, at + SIZE_PREFIX_BYTES + size)
+      // A body kept past this call (request) gets its own copy; `use` runs before the inbox is reused.
+      const frame = waiter.use === null ? Buffer.from(inPlace) : inPlace
       try {
         const body = decodeResponse(waiter.api, waiter.version, frame).body
         waiter.resolve(waiter.use === null ? body : waiter.use(body))
       } catch (error) {
         waiter.reject(error as Error)
       }
-      // After `use`: the rest may be a view of the reused buffer, which the next frame overwrites.
-      this.chunks = rest.length === 0 ? [] : [Buffer.from(rest)]
-      this.buffered = rest.length
+      at += SIZE_PREFIX_BYTES + size
     }
-  }
-
-  private join(total: number, reuse: boolean): Buffer {
-    if (!reuse) return Buffer.concat(this.chunks, total)
-    if (this.frameBuffer.length < total) this.frameBuffer = Buffer.allocUnsafeSlow(total)
-    let at = 0
-    for (const chunk of this.chunks) at += chunk.copy(this.frameBuffer, at)
-    return this.frameBuffer.subarray(0, total)
+    inbox.consume(at)
+    // A frame begun: room for all of it, so that the reads go on into it.
+    if (inbox.filled >= SIZE_PREFIX_BYTES) inbox.expect(SIZE_PREFIX_BYTES + inbox.buffer.readInt32BE(0))
+    return true
   }
 
   private fail(error: Error): void {
     this.failure ??= error
     for (const waiter of this.waiters.splice(0)) waiter.reject(error)
+  }
+}
+
+/** Where the socket reads into: grown to hold a whole frame, its unread bytes moved to the front. */
+class Inbox {
+  buffer = Buffer.allocUnsafeSlow(INBOX_START_BYTES)
+  filled = 0
+
+  /** Where the next read goes: the free tail, at least MIN_READ_BYTES long. */
+  room(): Buffer {
+    if (this.buffer.length - this.filled < MIN_READ_BYTES) this.grow(this.filled + MIN_READ_BYTES)
+    return this.buffer.subarray(this.filled)
+  }
+
+  /** A frame of `bytes` starts at the front: make room for all of it. */
+  expect(bytes: number): void {
+    if (bytes > this.buffer.length) this.grow(bytes)
+  }
+
+  /** Drops the first `bytes` (frames handed on). */
+  consume(bytes: number): void {
+    if (bytes === 0) return
+    this.buffer.copyWithin(0, bytes, this.filled)
+    this.filled -= bytes
+  }
+
+  private grow(bytes: number): void {
+    const bigger = Buffer.allocUnsafeSlow(Math.max(bytes, this.buffer.length * 2))
+    this.buffer.copy(bigger, 0, 0, this.filled)
+    this.buffer = bigger
   }
 }
