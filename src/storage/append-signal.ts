@@ -9,9 +9,14 @@ export class AppendSignal {
   private readonly listeners = new Set<(endOffset: number) => void>()
   private readonly closeListeners = new Set<() => void>()
 
-  subscribe(listener: (endOffset: number) => void): () => void {
+  /** `onClose`: called if the log closes while subscribed (a topic deleted under a long poll). */
+  subscribe(listener: (endOffset: number) => void, onClose?: () => void): () => void {
     this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
+    if (onClose !== undefined) this.closeListeners.add(onClose)
+    return () => {
+      this.listeners.delete(listener)
+      if (onClose !== undefined) this.closeListeners.delete(onClose)
+    }
   }
 
   /** Resolves true once the end passes `offset`, false when closed or aborted first. */

@@ -391,10 +391,12 @@ export class PartitionLog {
   /**
    * Calls `listener` with the new end offset each time records become visible, until the
    * returned function is called: a subscription for readers that wait again and again.
-   * A read-only log follows its writer (as waitForAppend) while subscribed.
+   * A read-only log follows its writer (as waitForAppend) while subscribed. `onClose` is
+   * called if the log closes meanwhile (at once if it is closed already): no append will come.
    */
-  onAppend(listener: (endOffset: number) => void): () => void {
-    const unsubscribe = this.signal.subscribe(listener)
+  onAppend(listener: (endOffset: number) => void, onClose?: () => void): () => void {
+    if (this.closed && onClose !== undefined) queueMicrotask(onClose)
+    const unsubscribe = this.signal.subscribe(listener, onClose)
     const release = this.follower?.hold()
     return () => {
       release?.()

@@ -185,6 +185,25 @@ describe('Fetch', () => {
     expect(timedOut.responses[0].partitions[0]).toMatchObject({ errorCode: 0, records: [], highWatermark: 3 })
   })
 
+  it('a long poll on a topic that is deleted is answered at the delete, and the next fetch hears UNKNOWN_TOPIC_OR_PARTITION', { timeout: 60_000 }, async () => {
+    const { broker, spool } = await setUp()
+    // Deleted once the fetch waits on the log (subscribed), not before it found the topic.
+    const log = await broker.log('t', 0)
+    const subscribe = log.onAppend.bind(log)
+    const subscribed = new Promise<void>((resolve) => {
+      log.onAppend = (listener, onClose) => {
+        resolve()
+        return subscribe(listener, onClose)
+      }
+    })
+    const waiting = call(handleFetch, broker, 11, fetchRequest([{ fetchOffset: 0 }], { maxWaitMs: FOREVER_MS }))
+    await subscribed
+    await spool.deleteTopic('t')
+    expect((await waiting).responses[0].partitions[0]).toMatchObject({ errorCode: 0, records: [] })
+    const after = await call(handleFetch, broker, 11, fetchRequest([{ fetchOffset: 0 }]))
+    expect(after.responses[0].partitions[0].errorCode).toBe(KAFKA_ERRORS.UNKNOWN_TOPIC_OR_PARTITION)
+  })
+
   it('answers at once when the listener closes', async () => {
     const { broker } = await setUp()
     const closing = new AbortController()

@@ -173,7 +173,9 @@ function emptyPartition(partitionIndex: number, errorCode: number, log: Partitio
 /**
  * Waits for appends to any requested partition (each log's own append signal: no timer
  * loop), reading again after each, until minBytes is there, maxWaitMs has passed (always
- * answered then, with what there is), or the listener closes.
+ * answered then, with what there is), the listener closes, or a partition's log closes
+ * (its topic deleted: answered with what there is; the client's next fetch learns
+ * UNKNOWN_TOPIC_OR_PARTITION, as from Kafka, instead of waiting out maxWaitMs).
  */
 function waitForMore(targets: readonly Target[], request: FetchRequest, maxBytes: number, first: Answer, closing: AbortSignal): Promise<Answer> {
   return new Promise<Answer>((resolve) => {
@@ -208,7 +210,7 @@ function waitForMore(targets: readonly Target[], request: FetchRequest, maxBytes
     }, request.maxWaitMs)
     closing.addEventListener('abort', finish, { once: true })
     for (const target of targets) {
-      if (target.log !== null && target.errorCode === KAFKA_ERRORS.NONE) unsubscribes.push(target.log.onAppend(readAgain))
+      if (target.log !== null && target.errorCode === KAFKA_ERRORS.NONE) unsubscribes.push(target.log.onAppend(readAgain, finish))
     }
     // Appends between the first read and the subscriptions woke no one: look once more.
     if (targets.some((target, i) => target.log !== null && target.log.endOffset !== first.ends[i])) readAgain()
