@@ -353,7 +353,7 @@ async function fetchWorkload(options: ListenerOptions, client: ClientProcess): P
       bytes: data.bytes,
       runs: options.runs,
       listener: side(`Fetch v11 through spool.listen() from offset 0 to the end, one request in flight, max.partition.fetch.bytes 1 MiB, fetch.max.bytes 50 MiB`, 'listener'),
-      loopback: side('the same stored bytes written by a plain net server in the bench process and read by the client process (no framing, no round trips)', 'loopback'),
+      loopback: side('the same stored bytes written by a plain net server in the bench process and read by the client process (no framing, no round trips; read straight into one reused buffer, as the wire client reads)', 'loopback'),
       inProcess: side('spool.read() of the same records in the bench process (each record decoded)', 'inProcess'),
       ratio,
       inProcessRatio: summarize(perRoundRatio(samples.listener, samples.inProcess)),

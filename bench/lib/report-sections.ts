@@ -159,7 +159,7 @@ export function listenerTables(report: WithMemory<ListenerReport>): string {
     fetch,
     '',
     `Fetch v11 from offset 0 to the end, one request in flight, Kafka consumers' default limits (max.partition.fetch.bytes 1 MiB, fetch.max.bytes 50 MiB), of a one-partition topic filled through the listener (1,000 records a batch, ${formatBytes(f.bytes)});`,
-    "loopback = the same stored bytes written by a plain net server in the bench process to a socket the client process reads (no framing, no round trips): the socket's own limit;",
+    "loopback = the same stored bytes written by a plain net server in the bench process to a socket the client process reads (no framing, no round trips; read straight into one reused buffer, as the wire client reads): the socket's own limit;",
     'in-process = spool.read() of the same records (each record decoded). MB/s of stored batch bytes; ratios per round, the three sides\' order rotating.',
     `Client: ${report.client}. The listener's process (the bench's W8 process, with its in-process side): ${formatMemory(report.memory)}.`,
   ].join('\n')
