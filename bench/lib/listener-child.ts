@@ -162,7 +162,7 @@ async function fetchAll(port: number, topic: string, expected: number, maxBytes:
 function loopback(port: number, bytes: number): Promise<ChildReply> {
   return new Promise((resolve, reject) => {
     let received = 0
-    const socket = net.connect({ port, host: '127.0.0.1', onread: { buffer: LOOPBACK_READ_BUFFER, callback: (n) => void onRead(n) } })
+    const socket = net.connect({ port, host: '127.0.0.1', onread: { buffer: LOOPBACK_READ_BUFFER, callback: (n) => onRead(n) } })
     let start = 0n
     socket.setNoDelay(true)
     socket.on('error', reject)
@@ -170,12 +170,14 @@ function loopback(port: number, bytes: number): Promise<ChildReply> {
       start = now()
       socket.write(Buffer.of(1))
     })
-    const onRead = (n: number): void => {
+    // Returns whether to read on (onread's contract): false once every byte came.
+    const onRead = (n: number): boolean => {
       received += n
-      if (received < bytes) return
+      if (received < bytes) return true
       const seconds = secondsSince(start)
       socket.destroy()
       resolve(received === bytes ? { ok: true, seconds, bytes } : { ok: false, error: `loopback: ${received} bytes, expected ${bytes}` })
+      return false
     }
     socket.on('close', () => {
       if (received < bytes) reject(new Error(`loopback: the server closed after ${received} of ${bytes} bytes`))
