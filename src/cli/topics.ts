@@ -71,21 +71,27 @@ function printDescription(out: CliStreams, topic: TopicDescription): void {
   writeLine(out.stdout, table(['partition', 'startOffset', 'endOffset', 'records', 'size', 'segments'], rows))
 }
 
-/** What `topics create` prints of a topic made through a listener: all of it when the data directory is at hand. */
-type Created = TopicDescription | { name: string; config: Pick<TopicConfig, 'partitions'> }
+/**
+ * What `topics create` and `add-partitions` print of a topic changed through a listener:
+ * all of it when the data directory is at hand (read-only); with --bootstrap, its name and
+ * partition count (Metadata).
+ */
+type Described = TopicDescription | { name: string; config: Pick<TopicConfig, 'partitions'> }
+
+async function describeThrough(globals: GlobalOptions, listener: Listener, name: string): Promise<Described> {
+  if (listener.dataDir !== null) return withSpool({ ...globals, dataDir: listener.dataDir }, 'read-only', (spool) => spool.describeTopic(name))
+  return { name, config: { partitions: await listener.client.partitionCount(name) } }
+}
 
 /**
  * `topics create` through a listener (CreateTopics): the options are checked here first,
- * by the engine's rules, so that a mistake reads as it does on the directory. What is
- * printed is the topic as the directory now describes it (read-only) when the listener was
- * found there; with --bootstrap, its name and partition count (Metadata).
+ * by the engine's rules, so that a mistake reads as it does on the directory.
  */
-async function createThrough(globals: GlobalOptions, listener: Listener, name: string, options: Partial<TopicConfig>): Promise<Created> {
+async function createThrough(globals: GlobalOptions, listener: Listener, name: string, options: Partial<TopicConfig>): Promise<Described> {
   const [{ resolveTopicConfig }, { kafkaTopicConfigs }] = await Promise.all([import('../topics/topic-config.js'), import('../kafka/client/topic-configs.js')])
   resolveTopicConfig(options)
   await listener.client.createTopic(name, options.partitions ?? -1, kafkaTopicConfigs(options))
-  if (listener.dataDir !== null) return withSpool({ ...globals, dataDir: listener.dataDir }, 'read-only', (spool) => spool.describeTopic(name))
-  return { name, config: { partitions: await listener.client.partitionCount(name) } }
+  return describeThrough(globals, listener, name)
 }
 
 export function topicsCommand(out: CliStreams, globals: () => GlobalOptions): Command {
@@ -151,16 +157,21 @@ export function topicsCommand(out: CliStreams, globals: () => GlobalOptions): Co
       if (globals().json) writeJson(out.stdout, { deleted: name })
       else writeLine(out.stdout, `deleted topic ${name}`)
     })
-  topics
-    .command('add-partitions')
+  bootstrapOption(topics.command('add-partitions'))
     .description("raise a topic's partition count")
     .argument('<name>')
     .argument('<total>', 'the new partition count')
-    .action(async (name: string, total: string) => {
+    .action(async (name: string, total: string, flags: ListenerFlags) => {
       const count = integerArgument('total', total, 1) // the engine checks it is above the current count
-      const described = await withSpool(globals(), 'write', (spool) => spool.addPartitions(name, count))
+      const described = await withWriter(globals(), flags, {
+        local: (spool) => spool.addPartitions(name, count),
+        listener: async (listener) => {
+          await listener.client.addPartitions(name, count)
+          return describeThrough(globals(), listener, name)
+        },
+      })
       if (globals().json) writeJson(out.stdout, described)
-      else writeLine(out.stdout, `topic ${name} now has ${described.partitions.length} partitions`)
+      else writeLine(out.stdout, `topic ${name} now has ${described.config.partitions} partitions`)
     })
   return topics
 }

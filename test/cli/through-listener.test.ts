@@ -144,6 +144,13 @@ describe('the CLI through the listener of the application that holds the directo
       expect(JSON.parse(describedJson.stdout)).toMatchObject({ name: 'made', config: { partitions: 3, retentionMs: 60_000, flush: 'never' } })
       expect(cli(dir, ['topics', 'create', 'made'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/\[TOPIC_EXISTS\]\n$/) })
       expect(cli(dir, ['topics', 'create', 'bad', '--cleanup', 'sometimes'])).toMatchObject({ code: 2, stderr: "spool: cleanup must be 'delete' or 'compact' [INVALID_ARGUMENT]\n" })
+      // topics add-partitions (CreatePartitions): the new partitions are the application's at once.
+      expect(cli(dir, ['topics', 'add-partitions', 'made', '5'])).toEqual({ code: 0, stdout: 'topic made now has 5 partitions\n', stderr: '' })
+      expect(cli(dir, ['produce', 'made', '--partition', '4'], 'on a new partition\n')).toMatchObject({ code: 0, stdout: 'partition 4 offset 0\n' })
+      const grownJson = cli(dir, ['--json', 'topics', 'add-partitions', 'made2', '3'])
+      expect(JSON.parse(grownJson.stdout)).toMatchObject({ name: 'made2', config: { partitions: 3 }, partitions: [{ partition: 0 }, { partition: 1 }, { partition: 2 }] })
+      expect(cli(dir, ['topics', 'add-partitions', 'made', '2'])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^spool: .*partitions are never removed.* \[INVALID_ARGUMENT\]\n$/) })
+      expect(cli(dir, ['topics', 'add-partitions', 'nope', '2'])).toEqual({ code: 1, stdout: '', stderr: 'spool: topic "nope" does not exist; create it first (spool topics create nope) [UNKNOWN_TOPIC]\n' })
       expect(cli(dir, ['topics', 'delete', 'made'])).toEqual({ code: 0, stdout: 'deleted topic made\n', stderr: '' })
       expect(cli(dir, ['--json', 'topics', 'delete', 'made2'])).toEqual({ code: 0, stdout: '{\n  "deleted": "made2"\n}\n', stderr: '' })
       expect(cli(dir, ['topics', 'delete', 'made'])).toMatchObject({ code: 1, stderr: 'spool: topic "made" does not exist; create it first (spool topics create made) [UNKNOWN_TOPIC]\n' })
@@ -220,7 +227,8 @@ describe('the CLI through the listener of the application that holds the directo
         stderr: '',
       })
       expect(JSON.parse(cli(elsewhere, ['--json', 'topics', 'create', 'far2', '--bootstrap', app.bootstrap]).stdout)).toEqual({ name: 'far2', config: { partitions: 1 } })
-      expect(cli(dir, ['topics', 'list']).stdout).toMatch(/^far\s+2\s/m)
+      expect(cli(elsewhere, ['topics', 'add-partitions', 'far', '4', '--bootstrap', app.bootstrap])).toEqual({ code: 0, stdout: 'topic far now has 4 partitions\n', stderr: '' })
+      expect(cli(dir, ['topics', 'list']).stdout).toMatch(/^far\s+4\s/m)
       expect(cli(elsewhere, ['topics', 'delete', 'far', '--bootstrap', app.bootstrap]).code).toBe(0)
       expect(fs.existsSync(elsewhere)).toBe(false)
       expect(cli(elsewhere, ['consume', 'events', '--group', 'g', '--bootstrap', app.bootstrap])).toMatchObject({ code: 1, stderr: expect.stringMatching(/\[NEEDS_OWNER\]\n$/) })
@@ -232,7 +240,7 @@ describe('the CLI through the listener of the application that holds the directo
     'fails with one clear line when --bootstrap names a port nothing listens on',
     async () => {
       const port = await deadPort()
-      for (const args of [['produce', 'events'], ['consume', 'events'], ['topics', 'create', 'x'], ['topics', 'delete', 'x']]) {
+      for (const args of [['produce', 'events'], ['consume', 'events'], ['topics', 'create', 'x'], ['topics', 'delete', 'x'], ['topics', 'add-partitions', 'x', '2']]) {
         const result = cli(tempDir(), [...args, '--bootstrap', `127.0.0.1:${port}`], 'line\n')
         expect(result.code).toBe(1)
         expect(result.stdout).toBe('')
@@ -256,6 +264,7 @@ describe('the CLI beside an application that does not listen', () => {
       expect(locked.code).toBe(1)
       expect(locked.stderr).toMatch(/^spool: .* is already open for writing by process \d+ .*spool\.listen\(\) in the application, or run `spool serve` instead of it.*--bootstrap host:port \[LOCKED\]\n$/)
       expect(cli(dir, ['topics', 'create', 'x']).stderr).toMatch(/`spool serve`.*\[LOCKED\]\n$/)
+      expect(cli(dir, ['topics', 'add-partitions', 'events', '3']).stderr).toMatch(/`spool serve`.*\[LOCKED\]\n$/)
       // Without a listener, consume reads the directory read-only, as before.
       expect(cli(dir, ['consume', 'events']).stdout.trim().split('\n').sort()).toEqual(['app-0', 'app-1', 'app-2'])
 

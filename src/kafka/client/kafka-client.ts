@@ -1,5 +1,5 @@
 import { SpoolError } from '../../errors.js'
-import { API_VERSIONS, type ApiDefinition, CREATE_TOPICS, DELETE_TOPICS, FETCH, LIST_OFFSETS, METADATA, PRODUCE } from '../apis/index.js'
+import { API_VERSIONS, type ApiDefinition, CREATE_PARTITIONS, CREATE_TOPICS, DELETE_TOPICS, FETCH, LIST_OFFSETS, METADATA, PRODUCE } from '../apis/index.js'
 import { type Address, hostPort } from './address.js'
 import { CONNECT_TIMEOUT_MS, ClientConnection, MALFORMED_RESPONSE } from './connection.js'
 import { KAFKA_ERRORS, errorFromKafka } from './errors.js'
@@ -82,7 +82,7 @@ export class KafkaClient {
     try {
       const served = await askVersions(connection)
       const versions = new Map<number, number>()
-      for (const api of [PRODUCE, FETCH, LIST_OFFSETS, METADATA, CREATE_TOPICS, DELETE_TOPICS]) {
+      for (const api of [PRODUCE, FETCH, LIST_OFFSETS, METADATA, CREATE_TOPICS, DELETE_TOPICS, CREATE_PARTITIONS]) {
         const theirs = served.get(api.key)
         if (theirs === undefined) continue // refused when used: a listener may serve only some APIs
         const version = Math.min(api.maxVersion, theirs.max)
@@ -198,19 +198,28 @@ export class KafkaClient {
       timeoutMs: REQUEST_TIMEOUT_MS,
       validateOnly: false,
     })
-    const result = (response.topics as Array<{ name: string; errorCode: number; errorMessage?: string | null }>).find((t) => t.name === name)
-    if (result === undefined) throw new SpoolError('IO_ERROR', `the Kafka listener at ${hostPort(this.address)} did not answer for topic "${name}"`)
-    if (result.errorCode !== KAFKA_ERRORS.NONE) throw errorFromKafka(result.errorCode, result.errorMessage, `creating topic "${name}" failed`, { topic: name })
+    this.checkTopicResult(response.topics, name, `creating topic "${name}" failed`)
   }
 
   async deleteTopic(name: string): Promise<void> {
     const response = await this.call(DELETE_TOPICS, { topicNames: [name], timeoutMs: REQUEST_TIMEOUT_MS })
-    const result = (response.responses as Array<{ name: string; errorCode: number; errorMessage?: string | null }>).find((t) => t.name === name)
+    this.checkTopicResult(response.responses, name, `deleting topic "${name}" failed`)
+  }
+
+  /** Raises a topic's partition count to `total` (CreatePartitions). Errors as the engine's (UNKNOWN_TOPIC, INVALID_ARGUMENT). */
+  async addPartitions(name: string, total: number): Promise<void> {
+    const response = await this.call(CREATE_PARTITIONS, { topics: [{ name, count: total, assignments: null }], timeoutMs: REQUEST_TIMEOUT_MS, validateOnly: false })
+    this.checkTopicResult(response.results, name, `adding partitions to topic "${name}" failed`)
+  }
+
+  /** An admin API's answer for one topic, as the engine would have failed: UNKNOWN_TOPIC says how to create it. */
+  private checkTopicResult(results: Array<{ name: string; errorCode: number; errorMessage?: string | null }>, name: string, failed: string): void {
+    const result = results.find((t) => t.name === name)
     if (result === undefined) throw new SpoolError('IO_ERROR', `the Kafka listener at ${hostPort(this.address)} did not answer for topic "${name}"`)
     if (result.errorCode === KAFKA_ERRORS.UNKNOWN_TOPIC_OR_PARTITION) {
       throw new SpoolError('UNKNOWN_TOPIC', `topic "${name}" does not exist; create it first (spool topics create ${name})`, { details: { topic: name } })
     }
-    if (result.errorCode !== KAFKA_ERRORS.NONE) throw errorFromKafka(result.errorCode, result.errorMessage, `deleting topic "${name}" failed`, { topic: name })
+    if (result.errorCode !== KAFKA_ERRORS.NONE) throw errorFromKafka(result.errorCode, result.errorMessage, failed, { topic: name })
   }
 
   close(): void {
