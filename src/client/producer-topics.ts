@@ -72,6 +72,11 @@ export class ProducerTopics {
     return sent
   }
 
+  /** Resolves once no send waits for a topic's open: each has been placed in a batch, or failed. */
+  async allPlaced(): Promise<void> {
+    while (this.opening.size > 0) await Promise.all(this.opening.values())
+  }
+
   /** The topic, with its configuration and logs as they are now (UNKNOWN_TOPIC or INVALID_TOPIC_NAME otherwise; CLOSED once the spool is). */
   target(name: string): TopicBatches {
     const { config, logs } = this.topics.open(name)

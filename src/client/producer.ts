@@ -92,6 +92,7 @@ export class Producer {
   /** Resolves with where the record was stored, once it is durable under the topic's flush policy. */
   send(record: ProducerRecord): Promise<RecordMetadata> {
     try {
+      this.checkOpen() // here, not when a send that waited for its topic's open goes on
       const topic = topicOf(record)
       const current = this.topics.current(topic)
       if (current === null && this.topics.mustWaitFor(topic)) return this.topics.afterOpen([topic], () => this.sendNow(record))
@@ -103,7 +104,6 @@ export class Producer {
 
   /** `target`: the record's topic if ProducerTopics.current() found it, else null (looked up here). */
   private sendNow(record: ProducerRecord, target: TopicBatches | null = null): Promise<RecordMetadata> {
-    this.checkOpen()
     checkRecord(record, SINGLE_SEND)
     target ??= this.topics.target(record.topic)
     const input = prepareRecord(record, SINGLE_SEND, target, this.spoolTopics, this.placement)
@@ -119,6 +119,7 @@ export class Producer {
    */
   sendBatch(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
     try {
+      this.checkOpen()
       if (!Array.isArray(records)) throw invalidArgument('records', 'must be an array')
       if (records.length === 0) return Promise.resolve([])
       const first = topicOf(records[0])
@@ -148,7 +149,6 @@ export class Producer {
   private sendBatchNow(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
     const count = records.length
     if (count === 0) return Promise.resolve([])
-    this.checkOpen()
     const staging = this.staging.inUse ? new Staging() : this.staging
     staging.begin(count)
     try {
@@ -181,7 +181,6 @@ export class Producer {
    */
   private sendBatchDirect(all: readonly ProducerRecord[], current: TopicBatches | null): Promise<RecordMetadata[]> | null {
     if (this.lingerMs > 0 || !this.appender.ready) return null
-    this.checkOpen()
     checkRecord(all[0], 0)
     const target = current ?? this.topics.target(all[0].topic)
     const { placement } = this
@@ -271,8 +270,14 @@ export class Producer {
     await this.appender.settled()
   }
 
+  /**
+   * Refuses sends from now on and writes every one made before: those still waiting for
+   * their topic's first open too (they are placed once it opens, then flushed). Resolves
+   * once all are durable.
+   */
   async close(): Promise<void> {
     this.closed = true
+    await this.topics.allPlaced()
     await this.flush()
   }
 }

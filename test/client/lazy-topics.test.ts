@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { countingIO } from '../helpers/counting-io.js'
+import { expectCode } from '../helpers/expect-code.js'
 import { openTestSpool } from '../helpers/open-spool.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -34,5 +35,36 @@ describe('a topic nobody uses costs nothing at open and close', () => {
     for await (const record of again.read('keep', { partition: 0 })) values.push(record.value!.toString())
     expect(values).toEqual(Array.from({ length: 20 }, (_, i) => `v${i}`))
     await again.close()
+  })
+})
+
+describe("a producer's close()", () => {
+  it('writes the sends made before it that still waited for their topic to open, and refuses those after it', async () => {
+    const dir = tempDir()
+    const first = await openTestSpool(dir)
+    await first.createTopic('later', { partitions: 2, flush: 'never' })
+    await first.close()
+
+    const spool = await openTestSpool(dir)
+    const producer = spool.producer({ lingerMs: 50 })
+    // Not open yet in this spool: each send waits for the first open, one sendBatch among them.
+    const a = producer.send({ topic: 'later', partition: 0, value: 'a' })
+    const bc = producer.sendBatch([
+      { topic: 'later', partition: 1, value: 'b' },
+      { topic: 'later', partition: 0, value: 'c' },
+    ])
+    const d = producer.send({ topic: 'later', partition: 1, value: 'd' })
+    await producer.close()
+    // Written when close() resolves, not a linger later.
+    for (const partition of [0, 1]) {
+      const values: string[] = []
+      for await (const record of spool.read('later', { partition })) values.push(record.value!.toString())
+      expect(values).toEqual(partition === 0 ? ['a', 'c'] : ['b', 'd'])
+    }
+    const [b, c] = await bc
+    expect([(await a).offset, c!.offset, b!.offset, (await d).offset]).toEqual([0, 1, 0, 1])
+    await expectCode(producer.send({ topic: 'later', value: 'after' }), 'CLOSED')
+    await expectCode(producer.sendBatch([{ topic: 'later', value: 'after' }]), 'CLOSED')
+    await spool.close()
   })
 })
