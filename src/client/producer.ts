@@ -262,22 +262,22 @@ export class Producer {
     return appended
   }
 
-  /** Writes every open batch now; resolves when they and every batch written before are durable. */
+  /**
+   * Writes every send made before it now, those still waiting for their topic's first open
+   * too (once it opens they are placed, then written); resolves when they and every batch
+   * written before are durable.
+   */
   async flush(): Promise<void> {
+    await this.topics.allPlaced()
     for (const { open } of this.topics.all()) {
       for (const batch of open) if (batch !== undefined) this.write(batch)
     }
     await this.appender.settled()
   }
 
-  /**
-   * Refuses sends from now on and writes every one made before: those still waiting for
-   * their topic's first open too (they are placed once it opens, then flushed). Resolves
-   * once all are durable.
-   */
+  /** Refuses sends from now on, and flushes every one made before. */
   async close(): Promise<void> {
     this.closed = true
-    await this.topics.allPlaced()
     await this.flush()
   }
 }

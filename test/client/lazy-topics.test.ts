@@ -38,7 +38,24 @@ describe('a topic nobody uses costs nothing at open and close', () => {
   })
 })
 
-describe("a producer's close()", () => {
+describe("a producer's flush() and close()", () => {
+  it('flush() writes the sends made before it that still waited for their topic to open', async () => {
+    const dir = tempDir()
+    const first = await openTestSpool(dir)
+    await first.createTopic('later', { flush: 'never' })
+    await first.close()
+    const spool = await openTestSpool(dir)
+    const producer = spool.producer({ lingerMs: 60_000 }) // only a flush writes it
+    const sent = producer.send({ topic: 'later', value: 'waited' })
+    await producer.flush()
+    const values: string[] = []
+    for await (const record of spool.read('later', { partition: 0 })) values.push(record.value!.toString())
+    expect(values).toEqual(['waited'])
+    expect((await sent).offset).toBe(0)
+    await producer.close()
+    await spool.close()
+  })
+
   it('writes the sends made before it that still waited for their topic to open, and refuses those after it', async () => {
     const dir = tempDir()
     const first = await openTestSpool(dir)
