@@ -56,7 +56,7 @@ describe("a producer's flush() and close()", () => {
     await spool.close()
   })
 
-  it('writes the sends made before it that still waited for their topic to open, and refuses those after it', async () => {
+  it('close() writes the sends made before it that still waited for their topic to open, and refuses those after it', async () => {
     const dir = tempDir()
     const first = await openTestSpool(dir)
     await first.createTopic('later', { partitions: 2, flush: 'never' })
