@@ -130,14 +130,18 @@ export async function writeFileAtomic(io: StorageIO, file: string, contents: Buf
   await fsyncDirectory(io, path.dirname(file))
 }
 
+/** A small file's contents, or null when it is absent; a failed read is IO_ERROR (`doing` names it). */
+export async function readFileOrNull(io: StorageIO, file: string, doing = 'reading'): Promise<Buffer | null> {
+  try {
+    return await io.readFileIfExists(file)
+  } catch (error) {
+    throw ioError(doing, file, error)
+  }
+}
+
 /** Reads and parses a small JSON file; null when absent or unreadable as JSON. */
 export async function readJsonFile(io: StorageIO, file: string): Promise<unknown> {
-  let contents: Buffer | null
-  try {
-    contents = await io.readFileIfExists(file)
-  } catch (error) {
-    throw ioError('reading', file, error)
-  }
+  const contents = await readFileOrNull(io, file)
   return contents === null ? null : parseJsonOrNull(contents)
 }
 

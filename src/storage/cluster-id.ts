@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import { ioError } from '../errors.js'
-import { writeFileAtomic } from './atomic-file.js'
+import { readFileOrNull, writeFileAtomic } from './atomic-file.js'
 import type { StorageIO } from './io.js'
 import { CLUSTER_ID_FILE } from './paths.js'
 
@@ -16,12 +15,7 @@ const CLUSTER_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/
  */
 export async function loadClusterId(io: StorageIO, dataDir: string): Promise<string> {
   const file = path.join(dataDir, CLUSTER_ID_FILE)
-  let contents: Buffer | null
-  try {
-    contents = await io.readFileIfExists(file)
-  } catch (error) {
-    throw ioError('reading', file, error)
-  }
+  const contents = await readFileOrNull(io, file)
   const kept = contents?.toString('utf8').trim() ?? ''
   if (CLUSTER_ID_PATTERN.test(kept)) return kept
   const made = randomBytes(16).toString('base64url')

@@ -1,6 +1,6 @@
 import path from 'node:path'
-import { SpoolError, ioError } from '../errors.js'
-import { parseJsonOrNull, writeFileAtomic } from './atomic-file.js'
+import { SpoolError } from '../errors.js'
+import { parseJsonOrNull, readFileOrNull, writeFileAtomic } from './atomic-file.js'
 import type { StorageIO } from './io.js'
 
 /**
@@ -45,12 +45,7 @@ export class ProducerIdAllocator {
   /** Reads `producer-ids.json` in `dir` (an existing directory); none there starts at FIRST_PRODUCER_ID. */
   static async open(dir: string, io: StorageIO): Promise<ProducerIdAllocator> {
     const file = path.join(dir, PRODUCER_IDS_FILE)
-    let contents: Buffer | null
-    try {
-      contents = await io.readFileIfExists(file)
-    } catch (error) {
-      throw ioError('reading', file, error)
-    }
+    const contents = await readFileOrNull(io, file)
     if (contents === null) return new ProducerIdAllocator(io, file, FIRST_PRODUCER_ID)
     const parsed = parseJsonOrNull(contents) as { version?: unknown; nextBlockStart?: unknown } | null
     const start = parsed?.nextBlockStart

@@ -1,6 +1,5 @@
 import path from 'node:path'
-import { ioError } from '../errors.js'
-import { parseJsonOrNull, writeFileAtomic } from './atomic-file.js'
+import { parseJsonOrNull, readFileOrNull, writeFileAtomic } from './atomic-file.js'
 import type { StorageIO } from './io.js'
 import type { Logger } from './logger.js'
 
@@ -71,12 +70,7 @@ function isRange(value: unknown): value is QuarantinedRange {
  */
 export async function readQuarantineRecord(io: StorageIO, dir: string, logger?: Logger): Promise<QuarantinedRange[]> {
   const file = path.join(dir, QUARANTINE_RECORD_FILE)
-  let contents: Buffer | null
-  try {
-    contents = await io.readFileIfExists(file)
-  } catch (error) {
-    throw ioError('reading', file, error)
-  }
+  const contents = await readFileOrNull(io, file)
   if (contents === null) return []
   const parsed = parseJsonOrNull(contents) as { version?: unknown; ranges?: unknown } | null
   if (parsed?.version === QUARANTINE_RECORD_VERSION && Array.isArray(parsed.ranges) && parsed.ranges.every(isRange)) return parsed.ranges

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import path from 'node:path'
-import { SpoolError, ioError } from '../errors.js'
-import { writeFileAtomic } from '../storage/atomic-file.js'
+import { SpoolError } from '../errors.js'
+import { readFileOrNull, writeFileAtomic } from '../storage/atomic-file.js'
 import type { StorageIO } from '../storage/io.js'
 import { type TopicConfig, resolveTopicConfig } from './topic-config.js'
 import { checkTopicName } from './topic-name.js'
@@ -53,12 +53,7 @@ function legacyTopicId(name: string, createdAt: number): string {
 
 export async function readCatalog(io: StorageIO, dataDir: string): Promise<TopicEntry[]> {
   const file = path.join(dataDir, CATALOG_FILE)
-  let contents: Buffer | null
-  try {
-    contents = await io.readFileIfExists(file)
-  } catch (error) {
-    throw ioError('reading the topic catalog', file, error)
-  }
+  const contents = await readFileOrNull(io, file, 'reading the topic catalog')
   if (contents === null) return []
   const damaged = (why: string): SpoolError =>
     new SpoolError('CORRUPT_CATALOG', `the topic catalog ${file} ${why}; restore it from a backup (partition data is untouched)`, {
