@@ -1,7 +1,7 @@
 import type { ReadBuffers } from './log-scanner.js'
 import { SpoolError } from '../errors.js'
 import { BATCH_HEADER_BYTES, BATCH_MAGIC, OFFSET_MAGIC } from '../record/batch-format.js'
-import { type BatchHeader, batchChecksumFormat, headerProblem, lastOffsetOf, readBatchHeader } from '../record/batch-decoder.js'
+import { type BatchHeader, batchChecksumFormat, computeBatchCrc, headerProblem, lastOffsetOf, readBatchHeader } from '../record/batch-decoder.js'
 import { type BatchFormat, CURRENT_BATCH_FORMAT } from '../record/batch-format.js'
 import { readInt64 } from '../record/int64.js'
 import type { Segment } from './segment.js'
@@ -146,7 +146,7 @@ function checkedPrefix(buf: Buffer, maxBatchBytes: number): number {
   while (at + BATCH_HEADER_BYTES <= buf.length) {
     const header = readBatchHeader(buf, at)
     if (headerProblem(header, maxBatchBytes) !== null || at + header.sizeBytes > buf.length) break
-    if (batchChecksumFormat(buf, at, header) !== CURRENT_BATCH_FORMAT) break
+    if (computeBatchCrc(buf, at, header.sizeBytes) !== header.crc) break // CRC-32C only: a v1 batch is left to the reader
     at += header.sizeBytes
   }
   return at
