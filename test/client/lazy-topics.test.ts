@@ -63,7 +63,7 @@ describe("a producer's flush() and close()", () => {
     await first.close()
 
     const spool = await openTestSpool(dir)
-    const producer = spool.producer({ lingerMs: 50 })
+    const producer = spool.producer({ lingerMs: 60_000 }) // only close() writes them: no timer races the check
     // Not open yet in this spool: each send waits for the first open, one sendBatch among them.
     const a = producer.send({ topic: 'later', partition: 0, value: 'a' })
     const bc = producer.sendBatch([
